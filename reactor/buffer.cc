@@ -1,0 +1,107 @@
+// Copyright Switchboard authors.
+
+#include "reactor/buffer.h"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+namespace switchboard {
+
+Buffer::Buffer(size_t initial_capacity) : storage_(kPrepend + initial_capacity) {}
+
+void Buffer::Consume(size_t n) {
+  assert(n <= readable_bytes());
+  read_index_ += n;
+  if (read_index_ == write_index_) Clear();
+}
+
+std::string Buffer::TakeAll() {
+  std::string out(peek(), readable_bytes());
+  Clear();
+  return out;
+}
+
+void Buffer::Append(absl::string_view data) {
+  if (data.empty()) return;
+  std::memcpy(PrepareWrite(data.size()), data.data(), data.size());
+  CommitWrite(data.size());
+}
+
+void Buffer::Prepend(absl::string_view data) {
+  if (data.size() > read_index_) {
+    // Not enough room in front: rebuild with the header first.
+    std::string joined;
+    joined.reserve(data.size() + readable_bytes());
+    joined.append(data.data(), data.size());
+    joined.append(peek(), readable_bytes());
+    Clear();
+    Append(joined);
+    return;
+  }
+  read_index_ -= data.size();
+  std::memcpy(storage_.data() + read_index_, data.data(), data.size());
+}
+
+void Buffer::AppendUint32BigEndian(uint32_t value) {
+  const char bytes[4] = {static_cast<char>(value >> 24),
+                         static_cast<char>(value >> 16),
+                         static_cast<char>(value >> 8),
+                         static_cast<char>(value)};
+  Append(absl::string_view(bytes, 4));
+}
+
+char* Buffer::PrepareWrite(size_t n) {
+  EnsureWritable(n);
+  return storage_.data() + write_index_;
+}
+
+void Buffer::EnsureWritable(size_t n) {
+  if (storage_.size() - write_index_ >= n) return;
+  const size_t readable = readable_bytes();
+  if (read_index_ - kPrepend + (storage_.size() - write_index_) >= n) {
+    // Enough room overall: slide the readable bytes to the front.
+    std::memmove(storage_.data() + kPrepend, storage_.data() + read_index_,
+                 readable);
+  } else {
+    // Grow at least geometrically so appends stay amortized O(1).
+    std::vector<char> grown(
+        std::max(kPrepend + readable + n, storage_.size() * 2));
+    std::memcpy(grown.data() + kPrepend, storage_.data() + read_index_,
+                readable);
+    storage_.swap(grown);
+  }
+  read_index_ = kPrepend;
+  write_index_ = kPrepend + readable;
+}
+
+void Buffer::ShrinkIfEmpty(size_t keep_bytes) {
+  if (!empty() || storage_.size() <= kPrepend + keep_bytes) return;
+  std::vector<char>(kPrepend + keep_bytes).swap(storage_);
+  Clear();
+}
+
+ssize_t Buffer::ReadFromFd(int fd) {
+  char extra[65536];
+  iovec vec[2];
+  const size_t writable = storage_.size() - write_index_;
+  vec[0].iov_base = storage_.data() + write_index_;
+  vec[0].iov_len = writable;
+  vec[1].iov_base = extra;
+  vec[1].iov_len = sizeof(extra);
+  // When the buffer already has 64 KiB free, the stack area is not needed.
+  const int count = writable < sizeof(extra) ? 2 : 1;
+  const ssize_t n = readv(fd, vec, count);
+  if (n <= 0) return n;
+  if (static_cast<size_t>(n) <= writable) {
+    write_index_ += n;
+  } else {
+    write_index_ = storage_.size();
+    Append(absl::string_view(extra, n - writable));
+  }
+  return n;
+}
+
+}  // namespace switchboard

@@ -1,0 +1,33 @@
+// Copyright Switchboard authors.
+//
+// clock.h: the time source that timers and timeouts read, so that tests can
+// substitute a fake one (Debian's Abseil has no absl::Clock).
+
+#ifndef SWITCHBOARD_REACTOR_CLOCK_H_
+#define SWITCHBOARD_REACTOR_CLOCK_H_
+
+#include "absl/time/time.h"
+
+namespace switchboard {
+
+// Tells the time. Implementations are thread-safe.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Returns the current time; never goes backwards.
+  virtual absl::Time Now() const = 0;
+};
+
+// Monotonic time (CLOCK_MONOTONIC), expressed as an absl::Time so that
+// deadlines compose with absl::Duration. Not related to the calendar.
+class MonotonicClock final : public Clock {
+ public:
+  absl::Time Now() const override;
+};
+
+// The process-wide monotonic clock.
+Clock* RealClock();
+
+}  // namespace switchboard
+
+#endif  // SWITCHBOARD_REACTOR_CLOCK_H_

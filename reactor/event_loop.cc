@@ -1,0 +1,175 @@
+// Copyright Switchboard authors.
+
+#include "reactor/event_loop.h"
+
+#include "glog/logging.h"
+
+namespace switchboard {
+
+absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(PollerKind kind,
+                                                             Clock* clock) {
+  absl::StatusOr<std::unique_ptr<Poller>> poller = MakePoller(kind);
+  if (!poller.ok()) return poller.status();
+  absl::StatusOr<Wakeup> wakeup = Wakeup::Create();
+  if (!wakeup.ok()) return wakeup.status();
+  return std::unique_ptr<EventLoop>(
+      new EventLoop(*std::move(poller), *std::move(wakeup), clock));
+}
+
+EventLoop::EventLoop(std::unique_ptr<Poller> poller, Wakeup wakeup, Clock* clock)
+    : thread_id_(std::this_thread::get_id()),
+      poller_(std::move(poller)),
+      wakeup_(std::move(wakeup)),
+      wakeup_watcher_(this, wakeup_.fd()),
+      clock_(clock) {
+  wakeup_watcher_.set_read_callback([this] { wakeup_.Drain(); });
+  wakeup_watcher_.EnableReading();
+}
+
+EventLoop::~EventLoop() {
+  AssertInLoopThread();
+  wakeup_watcher_.DisableAll();
+  LOG_IF(WARNING, watchers_ != 0)
+      << "event loop destroyed with " << watchers_ << " watchers still registered";
+}
+
+void EventLoop::AssertInLoopThread() const {
+  CHECK(IsInLoopThread()) << "an object of the event loop on thread "
+                          << thread_id_ << " was used from thread "
+                          << std::this_thread::get_id();
+}
+
+void EventLoop::Run() {
+  AssertInLoopThread();
+  while (!quitting()) RunOnce(absl::InfiniteDuration());
+  RunQueuedTasks();
+}
+
+void EventLoop::Quit() {
+  quit_.store(true, std::memory_order_release);
+  if (!IsInLoopThread()) wakeup_.Notify();
+}
+
+absl::Duration EventLoop::PollTimeout(absl::Duration max_wait) {
+  {
+    absl::MutexLock lock(&mutex_);
+    if (!queued_.empty()) return absl::ZeroDuration();
+  }
+  const absl::Time deadline = timers_.NextDeadline();
+  if (deadline == absl::InfiniteFuture()) return max_wait;
+  return std::min(max_wait, std::max(absl::ZeroDuration(), deadline - Now()));
+}
+
+void EventLoop::RunOnce(absl::Duration max_wait) {
+  AssertInLoopThread();
+  absl::Status status = poller_->Wait(PollTimeout(max_wait), &ready_);
+  if (!status.ok()) {
+    // Only a broken poller fails here (EBADF, EINVAL); sleeping a little
+    // keeps a persistent failure from turning into a busy loop.
+    LOG(ERROR) << "poller wait failed: " << status;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  for (ready_next_ = 0; ready_next_ < ready_.size(); ++ready_next_) {
+    // Copy: a callback may remove watchers and null out later entries.
+    const ReadyEvent event = ready_[ready_next_];
+    if (event.token == nullptr) continue;
+    static_cast<IoWatcher*>(event.token)->HandleEvents(event.events);
+  }
+  ready_.clear();
+  ready_next_ = 0;
+  timers_.RunExpired(Now());
+  RunQueuedTasks();
+}
+
+void EventLoop::RunInLoop(Task task) {
+  if (IsInLoopThread()) {
+    std::move(task)();
+  } else {
+    QueueInLoop(std::move(task));
+  }
+}
+
+void EventLoop::QueueInLoop(Task task) {
+  {
+    absl::MutexLock lock(&mutex_);
+    queued_.push_back(std::move(task));
+  }
+  // The loop thread itself needs no wake-up unless it is already past the
+  // point where it picks up queued tasks (it is running them now).
+  if (!IsInLoopThread() || running_tasks_.load(std::memory_order_relaxed)) {
+    wakeup_.Notify();
+  }
+}
+
+void EventLoop::RunQueuedTasks() {
+  std::vector<Task> tasks;
+  {
+    absl::MutexLock lock(&mutex_);
+    tasks.swap(queued_);
+  }
+  running_tasks_.store(true, std::memory_order_relaxed);
+  for (Task& task : tasks) std::move(task)();
+  running_tasks_.store(false, std::memory_order_relaxed);
+}
+
+TimerId EventLoop::RunAt(absl::Time when, TimerQueue::Callback callback) {
+  AssertInLoopThread();
+  return timers_.Add(when, absl::ZeroDuration(), std::move(callback));
+}
+
+TimerId EventLoop::RunAfter(absl::Duration delay, TimerQueue::Callback callback) {
+  return RunAt(Now() + delay, std::move(callback));
+}
+
+TimerId EventLoop::RunEvery(absl::Duration interval, TimerQueue::Callback callback) {
+  AssertInLoopThread();
+  return timers_.Add(Now() + interval, interval, std::move(callback));
+}
+
+void EventLoop::CancelTimer(TimerId id) {
+  AssertInLoopThread();
+  timers_.Cancel(id);
+}
+
+size_t EventLoop::watcher_count() const {
+  AssertInLoopThread();
+  return watchers_ - (wakeup_watcher_.registered_ ? 1 : 0);
+}
+
+void EventLoop::UpdateWatcher(IoWatcher* watcher) {
+  AssertInLoopThread();
+  const uint32_t interest = watcher->interest_;
+  absl::Status status;
+  if (interest == 0) {
+    // Deregister rather than keep an empty interest: epoll and poll report
+    // errors and hang-ups even then, which would wake the loop for a
+    // watcher that cannot act on them.
+    if (watcher->registered_) RemoveWatcher(watcher);
+    return;
+  }
+  if (!watcher->registered_) {
+    status = poller_->Add(watcher->fd(), interest, watcher);
+    if (status.ok()) {
+      watcher->registered_ = true;
+      ++watchers_;
+    }
+  } else {
+    status = poller_->Modify(watcher->fd(), interest, watcher);
+  }
+  CHECK(status.ok()) << "cannot watch fd " << watcher->fd() << ": " << status;
+}
+
+void EventLoop::RemoveWatcher(IoWatcher* watcher) {
+  AssertInLoopThread();
+  if (watcher->registered_) {
+    poller_->Remove(watcher->fd());
+    watcher->registered_ = false;
+    --watchers_;
+  }
+  // An event for this watcher may still wait later in this turn's batch.
+  for (size_t i = ready_next_ + 1; i < ready_.size(); ++i) {
+    if (ready_[i].token == watcher) ready_[i].token = nullptr;
+  }
+}
+
+}  // namespace switchboard

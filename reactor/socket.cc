@@ -1,0 +1,237 @@
+// Copyright Switchboard authors.
+
+#include "reactor/socket.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace switchboard {
+namespace {
+
+#if defined(MSG_NOSIGNAL)
+constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+constexpr int kSendFlags = 0;  // SO_NOSIGPIPE is set at creation instead
+#endif
+
+absl::Status SetIntOption(int fd, int level, int name, int value,
+                          const char* what) {
+  if (setsockopt(fd, level, name, &value, sizeof(value)) < 0) {
+    return absl::ErrnoToStatus(errno, what);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Socket& Socket::operator=(Socket&& other) noexcept {
+  if (this != &other) {
+    Close();
+    fd_ = other.Release();
+  }
+  return *this;
+}
+
+Socket::~Socket() { Close(); }
+
+int Socket::Release() {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+void Socket::Close() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+absl::StatusOr<Socket> Socket::Create(int family, int type) {
+#if defined(SOCK_CLOEXEC)
+  const int fd = ::socket(family, type | SOCK_CLOEXEC, 0);
+#else
+  const int fd = ::socket(family, type, 0);
+  if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+  if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
+  Socket socket(fd);
+#if defined(SO_NOSIGPIPE)
+  SetIntOption(fd, SOL_SOCKET, SO_NOSIGPIPE, 1, "SO_NOSIGPIPE").IgnoreError();
+#endif
+  return socket;
+}
+
+absl::StatusOr<Socket> Socket::Listen(const InetAddress& address, int backlog) {
+  absl::StatusOr<Socket> socket = Create(address.family(), SOCK_STREAM);
+  if (!socket.ok()) return socket.status();
+  if (absl::Status s = socket->SetReuseAddress(true); !s.ok()) return s;
+  if (address.is_ipv6()) {
+    // "::" accepts IPv4 too (as ::ffff:a.b.c.d), whatever the system default.
+    if (absl::Status s = SetIntOption(socket->fd(), IPPROTO_IPV6, IPV6_V6ONLY,
+                                      0, "IPV6_V6ONLY");
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = socket->Bind(address); !s.ok()) return s;
+  if (::listen(socket->fd(), backlog) < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("listen on ", address.ToString()));
+  }
+  return socket;
+}
+
+absl::StatusOr<Socket> Socket::Connect(const InetAddress& peer,
+                                       const InetAddress* local) {
+  absl::StatusOr<Socket> socket = Create(peer.family(), SOCK_STREAM);
+  if (!socket.ok()) return socket.status();
+  if (local != nullptr) {
+    if (absl::Status s = socket->Bind(*local); !s.ok()) return s;
+  }
+  int rc;
+  do {
+    rc = ::connect(socket->fd(), peer.sockaddr_ptr(), peer.length());
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("connect to ", peer.ToString()));
+  }
+  return socket;
+}
+
+absl::Status Socket::Bind(const InetAddress& address) {
+  if (::bind(fd_, address.sockaddr_ptr(), address.length()) < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("bind to ", address.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Socket> Socket::Accept(InetAddress* peer) {
+  sockaddr_storage storage;
+  socklen_t length = sizeof(storage);
+  int fd;
+  do {
+#if defined(__linux__)
+    fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&storage), &length,
+                   SOCK_CLOEXEC);
+#else
+    fd = ::accept(fd_, reinterpret_cast<sockaddr*>(&storage), &length);
+    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return absl::ErrnoToStatus(errno, "accept");
+  if (peer != nullptr) {
+    *peer = InetAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), length);
+  }
+  return Socket(fd);
+}
+
+absl::Status Socket::SendAll(absl::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::send(fd_, data.data(), data.size(), kSendFlags);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::ErrnoToStatus(errno, "send");
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> Socket::ReceiveSome(char* data, size_t size) {
+  for (;;) {
+    const ssize_t n = ::recv(fd_, data, size, 0);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EINTR) continue;
+    return absl::ErrnoToStatus(errno, "recv");
+  }
+}
+
+absl::Status Socket::ReceiveExactly(char* data, size_t size, size_t* got) {
+  size_t have = 0;
+  while (have < size) {
+    absl::StatusOr<size_t> n = ReceiveSome(data + have, size - have);
+    if (!n.ok()) {
+      if (got != nullptr) *got = have;
+      return n.status();
+    }
+    if (*n == 0) {
+      if (got != nullptr) *got = have;
+      return absl::OutOfRangeError(
+          absl::StrCat("end of stream after ", have, " of ", size, " bytes"));
+    }
+    have += *n;
+  }
+  if (got != nullptr) *got = have;
+  return absl::OkStatus();
+}
+
+absl::Status Socket::ShutdownWrite() {
+  if (::shutdown(fd_, SHUT_WR) < 0) return absl::ErrnoToStatus(errno, "shutdown");
+  return absl::OkStatus();
+}
+
+absl::Status Socket::SetNonBlocking(bool on) {
+  const int flags = fcntl(fd_, F_GETFL, 0);
+  if (flags < 0) return absl::ErrnoToStatus(errno, "fcntl(F_GETFL)");
+  const int wanted = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (wanted != flags && fcntl(fd_, F_SETFL, wanted) < 0) {
+    return absl::ErrnoToStatus(errno, "fcntl(F_SETFL)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Socket::SetReuseAddress(bool on) {
+  return SetIntOption(fd_, SOL_SOCKET, SO_REUSEADDR, on ? 1 : 0, "SO_REUSEADDR");
+}
+
+absl::Status Socket::SetNoDelay(bool on) {
+  return SetIntOption(fd_, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0, "TCP_NODELAY");
+}
+
+absl::Status Socket::SetReceiveTimeout(absl::Duration timeout) {
+  const timeval tv = absl::ToTimeval(timeout);
+  if (setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+    return absl::ErrnoToStatus(errno, "SO_RCVTIMEO");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Socket::SetSendBufferSize(int bytes) {
+  return SetIntOption(fd_, SOL_SOCKET, SO_SNDBUF, bytes, "SO_SNDBUF");
+}
+
+absl::Status Socket::SetReceiveBufferSize(int bytes) {
+  return SetIntOption(fd_, SOL_SOCKET, SO_RCVBUF, bytes, "SO_RCVBUF");
+}
+
+absl::StatusOr<InetAddress> Socket::LocalAddress() const {
+  sockaddr_storage storage;
+  socklen_t length = sizeof(storage);
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&storage), &length) < 0) {
+    return absl::ErrnoToStatus(errno, "getsockname");
+  }
+  return InetAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), length);
+}
+
+absl::StatusOr<InetAddress> Socket::PeerAddress() const {
+  sockaddr_storage storage;
+  socklen_t length = sizeof(storage);
+  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&storage), &length) < 0) {
+    return absl::ErrnoToStatus(errno, "getpeername");
+  }
+  return InetAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), length);
+}
+
+int Socket::TakeError() const {
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) < 0) return errno;
+  return error;
+}
+
+}  // namespace switchboard

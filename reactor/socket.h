@@ -1,0 +1,81 @@
+// Copyright Switchboard authors.
+//
+// socket.h: `Socket`, the owner of one socket descriptor, with the blocking
+// helpers that clients, tests and the blocking server models use. The
+// non-blocking path uses the same class for setup and then hands the fd to
+// the reactor.
+
+#ifndef SWITCHBOARD_REACTOR_SOCKET_H_
+#define SWITCHBOARD_REACTOR_SOCKET_H_
+
+#include <cstddef>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "reactor/inet_address.h"
+
+namespace switchboard {
+
+// Owns a socket descriptor and closes it on destruction. Move-only. Not
+// thread-safe, except that one thread may send while another receives.
+class Socket {
+ public:
+  Socket() = default;
+  explicit Socket(int fd) : fd_(fd) {}
+  Socket(Socket&& other) noexcept : fd_(other.Release()) {}
+  Socket& operator=(Socket&& other) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  virtual ~Socket();
+
+  // A new close-on-exec socket: `type` is SOCK_STREAM or SOCK_DGRAM.
+  static absl::StatusOr<Socket> Create(int family, int type);
+  // A listening TCP socket with SO_REUSEADDR; "::" is dual-stack.
+  static absl::StatusOr<Socket> Listen(const InetAddress& address,
+                                       int backlog = 1024);
+  // A blocking TCP connection, optionally from a chosen local address.
+  static absl::StatusOr<Socket> Connect(const InetAddress& peer,
+                                        const InetAddress* local = nullptr);
+
+  int fd() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Gives up ownership and returns the descriptor.
+  int Release();
+  void Close();
+
+  absl::Status Bind(const InetAddress& address);
+  // Blocking accept. With `peer`, fills in who connected.
+  absl::StatusOr<Socket> Accept(InetAddress* peer = nullptr);
+
+  // Sends all of `data`, blocking as needed; never raises SIGPIPE.
+  absl::Status SendAll(absl::string_view data);
+  // Receives what is there (at least one byte, blocking); 0 at end of stream.
+  absl::StatusOr<size_t> ReceiveSome(char* data, size_t size);
+  // Receives exactly `size` bytes. OutOfRange when the stream ends first
+  // (with `*got` bytes read, if given).
+  absl::Status ReceiveExactly(char* data, size_t size, size_t* got = nullptr);
+  // Sends FIN: the peer reads end of stream, this side can still receive.
+  absl::Status ShutdownWrite();
+
+  absl::Status SetNonBlocking(bool on);
+  absl::Status SetReuseAddress(bool on);
+  absl::Status SetNoDelay(bool on);
+  absl::Status SetReceiveTimeout(absl::Duration timeout);
+  absl::Status SetSendBufferSize(int bytes);
+  absl::Status SetReceiveBufferSize(int bytes);
+
+  absl::StatusOr<InetAddress> LocalAddress() const;
+  absl::StatusOr<InetAddress> PeerAddress() const;
+  // Reads and clears SO_ERROR.
+  int TakeError() const;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace switchboard
+
+#endif  // SWITCHBOARD_REACTOR_SOCKET_H_

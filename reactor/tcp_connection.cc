@@ -1,0 +1,272 @@
+// Copyright Switchboard authors.
+
+#include "reactor/tcp_connection.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace switchboard {
+namespace {
+
+#if defined(MSG_NOSIGNAL)
+constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+constexpr int kSendFlags = 0;
+#endif
+
+// An output buffer that held a burst gives the memory back once drained.
+constexpr size_t kKeepOutputBytes = 64 << 10;
+
+}  // namespace
+
+TcpConnection::TcpConnection(EventLoop* loop, uint64_t id, Socket socket,
+                             const InetAddress& peer,
+                             const TcpConnectionOptions& options)
+    : loop_(loop),
+      id_(id),
+      socket_(std::move(socket)),
+      peer_(peer),
+      options_(options),
+      watcher_(loop, socket_.fd()),
+      started_(loop->Now()),
+      last_activity_(started_) {
+  if (absl::StatusOr<InetAddress> local = socket_.LocalAddress(); local.ok()) {
+    local_ = *local;
+  }
+  socket_.SetNonBlocking(true).IgnoreError();
+  // Replies are small and interactive: do not wait for Nagle's timer.
+  socket_.SetNoDelay(true).IgnoreError();
+  watcher_.set_read_callback([this] { HandleRead(); });
+  watcher_.set_write_callback([this] { HandleWrite(); });
+}
+
+TcpConnection::~TcpConnection() {
+  loop_->AssertInLoopThread();
+  CancelTimers();
+  watcher_.DisableAll();
+}
+
+void TcpConnection::Start() {
+  loop_->AssertInLoopThread();
+  started_reading_ = true;
+  UpdateReading();
+  if (options_.idle_timeout > absl::ZeroDuration() &&
+      options_.idle_timeout != absl::InfiniteDuration()) {
+    ArmIdleTimer(options_.idle_timeout);
+  }
+}
+
+void TcpConnection::HandleRead() {
+  const ssize_t n = input_.ReadFromFd(socket_.fd());
+  if (n > 0) {
+    bytes_received_ += n;
+    last_activity_ = loop_->Now();
+    VLOG(1) << "connection " << id_ << ": received " << n << " bytes from "
+            << peer_.ToString();
+    if (ending_) {
+      input_.Clear();  // the session is over: what comes now is discarded
+    } else if (data_callback_) {
+      data_callback_(*this, input_);
+    }
+    return;
+  }
+  if (n == 0) {
+    peer_eof_ = true;
+    UpdateReading();
+    if (ending_) {
+      if (write_shut_) {
+        Close("the client closed the connection after the server ended the session");
+      } else {
+        AdvanceEnding();
+      }
+    } else if (end_of_input_callback_) {
+      end_of_input_callback_(*this, input_);
+    } else {
+      EndSession();
+    }
+    return;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+  if (errno == ECONNRESET) {
+    Close("the client reset the connection");
+  } else {
+    Close(absl::StrCat("read failed: ", std::strerror(errno)));
+  }
+}
+
+void TcpConnection::HandleWrite() { WriteOutput(); }
+
+void TcpConnection::Send(absl::string_view data) {
+  loop_->AssertInLoopThread();
+  if (closed_ || write_shut_) return;
+  output_.Append(data);
+  Flush();
+}
+
+void TcpConnection::Flush() {
+  loop_->AssertInLoopThread();
+  if (closed_) return;
+  if (watcher_.writing()) {
+    UpdateHighWater();  // the write callback will do the rest
+  } else {
+    WriteOutput();
+  }
+}
+
+bool TcpConnection::WriteOutput() {
+  if (closed_) return false;
+  size_t budget = options_.max_write_per_event;
+  size_t written = 0;
+  while (!output_.empty() && budget > 0) {
+    const size_t want = std::min(output_.readable_bytes(), budget);
+    const ssize_t n = ::send(socket_.fd(), output_.peek(), want, kSendFlags);
+    if (n > 0) {
+      output_.Consume(n);
+      written += n;
+      budget -= n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (errno == EPIPE || errno == ECONNRESET) {
+      Close("the client reset the connection before reading all replies");
+    } else {
+      Close(absl::StrCat("write failed: ", std::strerror(errno)));
+    }
+    return false;
+  }
+  if (written > 0) {
+    bytes_sent_ += written;
+    last_activity_ = loop_->Now();
+    VLOG(1) << "connection " << id_ << ": sent " << written << " bytes to "
+            << peer_.ToString();
+  }
+  if (output_.empty()) {
+    watcher_.DisableWriting();
+    output_.ShrinkIfEmpty(kKeepOutputBytes);
+  } else {
+    watcher_.EnableWriting();
+  }
+  UpdateHighWater();
+  AdvanceEnding();
+  return !closed_;
+}
+
+void TcpConnection::UpdateHighWater() {
+  const size_t pending = output_.readable_bytes();
+  if (!over_high_water_ && pending > options_.high_water_bytes) {
+    over_high_water_ = true;
+    VLOG(1) << "connection " << id_ << ": " << pending
+            << " bytes of replies unread by " << peer_.ToString()
+            << "; pausing reading until it catches up";
+    UpdateReading();
+  } else if (over_high_water_ && pending <= options_.low_water_bytes) {
+    over_high_water_ = false;
+    VLOG(1) << "connection " << id_ << ": client caught up; reading again";
+    UpdateReading();
+  }
+}
+
+void TcpConnection::UpdateReading() {
+  if (closed_) return;
+  // While a session ends, input is read only to be discarded, so neither
+  // kind of backpressure applies.
+  const bool want = started_reading_ && !peer_eof_ &&
+                    (ending_ || (owner_pauses_ == 0 && !over_high_water_));
+  if (want) {
+    watcher_.EnableReading();
+  } else {
+    watcher_.DisableReading();
+  }
+}
+
+void TcpConnection::PauseReading() {
+  loop_->AssertInLoopThread();
+  ++owner_pauses_;
+  UpdateReading();
+}
+
+void TcpConnection::ResumeReading() {
+  loop_->AssertInLoopThread();
+  if (owner_pauses_ > 0) --owner_pauses_;
+  UpdateReading();
+}
+
+void TcpConnection::EndSession() {
+  loop_->AssertInLoopThread();
+  if (closed_ || ending_) return;
+  ending_ = true;
+  input_.Clear();
+  UpdateReading();
+  AdvanceEnding();
+}
+
+void TcpConnection::AdvanceEnding() {
+  if (!ending_ || closed_ || !output_.empty()) return;
+  if (peer_eof_) {
+    // The peer sent everything it will and we owe nothing: a plain close
+    // sends FIN, never RST, since no unread input is left behind.
+    Close(write_shut_ ? "the client closed the connection after the server ended the session"
+                      : "the client finished sending and has every reply");
+    return;
+  }
+  if (write_shut_) return;
+  // Everything owed is in the kernel: send FIN, keep reading (and
+  // discarding) until the peer closes too, bounded by the linger time.
+  write_shut_ = true;
+  if (absl::Status s = socket_.ShutdownWrite(); !s.ok()) {
+    Close(absl::StrCat("shutdown failed: ", s.message()));
+    return;
+  }
+  linger_timer_ = loop_->RunAfter(options_.linger, [this] {
+    linger_timer_ = 0;
+    Close(absl::StrCat("the server ended the session and the client did not close within ",
+                       absl::FormatDuration(options_.linger)));
+  });
+  UpdateReading();
+}
+
+void TcpConnection::ArmIdleTimer(absl::Duration after) {
+  idle_timer_ = loop_->RunAfter(after, [this] {
+    idle_timer_ = 0;
+    CheckIdle();
+  });
+}
+
+void TcpConnection::CheckIdle() {
+  if (closed_) return;
+  // Activity refreshes a timestamp, not the timer: no heap work per message.
+  const absl::Duration idle = loop_->Now() - last_activity_;
+  if (idle >= options_.idle_timeout) {
+    Close(absl::StrCat("idle for ", absl::FormatDuration(options_.idle_timeout),
+                       output_.empty() ? " (nothing received)"
+                                       : " (replies not read by the client)"));
+    return;
+  }
+  ArmIdleTimer(options_.idle_timeout - idle);
+}
+
+void TcpConnection::CancelTimers() {
+  if (idle_timer_ != 0) loop_->CancelTimer(idle_timer_);
+  if (linger_timer_ != 0) loop_->CancelTimer(linger_timer_);
+  idle_timer_ = linger_timer_ = 0;
+}
+
+void TcpConnection::Close(absl::string_view why) {
+  loop_->AssertInLoopThread();
+  if (closed_) return;
+  closed_ = true;
+  close_reason_ = std::string(why);
+  CancelTimers();
+  watcher_.DisableAll();
+  socket_.Close();
+  if (close_callback_) close_callback_(*this);
+}
+
+}  // namespace switchboard

@@ -1,0 +1,153 @@
+// Copyright Switchboard authors.
+//
+// tcp_connection.h: `TcpConnection`, one accepted TCP connection on one
+// event loop: reads into an input buffer, writes from an output buffer
+// without blocking, and carries out the ways a connection can end.
+//
+// Ending, from the server's side:
+//   EndSession()  sends what is owed, shuts down the sending side, discards
+//                 what the peer still sends, and closes when the peer closes
+//                 or after the linger time (a lingering close, as nginx does),
+//                 so that a reset never destroys replies not yet read.
+//   Close(why)    closes now.
+// From the peer's side: end of stream stops reading and is reported to the
+// owner, who answers what it still owes and then calls EndSession().
+//
+// Backpressure: when the output buffer passes the high-water mark the
+// connection stops reading until it drains below the low-water mark, so a
+// peer that does not read its replies costs bounded memory. An idle timer
+// closes a connection that neither sent anything nor read anything for the
+// idle timeout.
+
+#ifndef SWITCHBOARD_REACTOR_TCP_CONNECTION_H_
+#define SWITCHBOARD_REACTOR_TCP_CONNECTION_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/time/time.h"
+#include "reactor/buffer.h"
+#include "reactor/event_loop.h"
+#include "reactor/inet_address.h"
+#include "reactor/io_watcher.h"
+#include "reactor/socket.h"
+
+namespace switchboard {
+
+struct TcpConnectionOptions {
+  size_t high_water_bytes = 1 << 20;   // pause reading above this much output
+  size_t low_water_bytes = 256 << 10;  // resume once output is this small
+  absl::Duration idle_timeout = absl::Seconds(300);
+  absl::Duration linger = absl::Seconds(5);
+  size_t max_write_per_event = 1 << 20;  // fairness between connections
+};
+
+// Loop thread only, except the const accessors of values fixed at
+// construction (id, peer, local), which any thread may read.
+class TcpConnection {
+ public:
+  // New input is in `input`; the owner consumes what it used.
+  using DataCallback = std::function<void(TcpConnection&, Buffer& input)>;
+  // The peer sent end of stream; `input` holds what was not consumed.
+  using EndOfInputCallback = std::function<void(TcpConnection&, Buffer& input)>;
+  // The connection is closed (descriptor released). The owner must not
+  // destroy the connection inside this callback: defer it (QueueInLoop).
+  using CloseCallback = std::function<void(TcpConnection&)>;
+
+  TcpConnection(EventLoop* loop, uint64_t id, Socket socket,
+                const InetAddress& peer, const TcpConnectionOptions& options);
+  ~TcpConnection();
+  TcpConnection(const TcpConnection&) = delete;
+  TcpConnection& operator=(const TcpConnection&) = delete;
+
+  void set_data_callback(DataCallback cb) { data_callback_ = std::move(cb); }
+  void set_end_of_input_callback(EndOfInputCallback cb) {
+    end_of_input_callback_ = std::move(cb);
+  }
+  void set_close_callback(CloseCallback cb) { close_callback_ = std::move(cb); }
+
+  // Starts reading and the idle timer.
+  void Start();
+
+  // Queues `data` and tries to write it at once.
+  void Send(absl::string_view data);
+  // The output buffer, for encoding replies in place; then call Flush().
+  Buffer* output() { return &output_; }
+  // Writes what the output buffer holds, as far as the socket takes it.
+  void Flush();
+
+  // Ends the session gracefully (see the file comment). Idempotent.
+  void EndSession();
+  // Closes at once. `why` is logged ("idle for 300s"). Idempotent.
+  void Close(absl::string_view why);
+
+  // Counted pauses of reading for the owner's own backpressure (work queued
+  // on a pool, say); reading resumes when every pause is lifted.
+  void PauseReading();
+  void ResumeReading();
+
+  uint64_t id() const { return id_; }
+  EventLoop* loop() const { return loop_; }
+  const InetAddress& peer() const { return peer_; }
+  const InetAddress& local() const { return local_; }
+
+  bool closed() const { return closed_; }
+  bool peer_finished() const { return peer_eof_; }
+  bool ending() const { return ending_; }
+  bool reading() const { return watcher_.reading(); }
+  uint64_t bytes_received() const { return bytes_received_; }
+  uint64_t bytes_sent() const { return bytes_sent_; }
+  absl::Time started() const { return started_; }
+  // Why the connection closed, for the log ("the client closed it").
+  const std::string& close_reason() const { return close_reason_; }
+
+ private:
+  void HandleRead();
+  void HandleWrite();
+  // Writes from the output buffer; false when the connection closed.
+  bool WriteOutput();
+  // Reading is on iff nothing pauses it and the session still reads.
+  void UpdateReading();
+  // Takes the next step of an ending session once the output is drained.
+  void AdvanceEnding();
+  // Pauses reading above the high-water mark, resumes below the low one.
+  void UpdateHighWater();
+  void ArmIdleTimer(absl::Duration after);
+  void CheckIdle();
+  void CancelTimers();
+
+  EventLoop* const loop_;
+  const uint64_t id_;
+  Socket socket_;
+  const InetAddress peer_;
+  InetAddress local_;
+  const TcpConnectionOptions options_;
+  IoWatcher watcher_;
+  Buffer input_;
+  Buffer output_;
+
+  DataCallback data_callback_;
+  EndOfInputCallback end_of_input_callback_;
+  CloseCallback close_callback_;
+
+  bool started_reading_ = false;
+  bool closed_ = false;
+  bool peer_eof_ = false;        // read end of stream
+  bool ending_ = false;          // EndSession called
+  bool write_shut_ = false;      // sent FIN
+  bool over_high_water_ = false;
+  int owner_pauses_ = 0;
+  uint64_t bytes_received_ = 0;
+  uint64_t bytes_sent_ = 0;
+  absl::Time started_;
+  absl::Time last_activity_;
+  TimerId idle_timer_ = 0;
+  TimerId linger_timer_ = 0;
+  std::string close_reason_;
+};
+
+}  // namespace switchboard
+
+#endif  // SWITCHBOARD_REACTOR_TCP_CONNECTION_H_

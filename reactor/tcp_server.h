@@ -1,0 +1,106 @@
+// Copyright Switchboard authors.
+//
+// tcp_server.h: `TcpServer` accepts on one listening socket, hands each
+// connection to an I/O loop round-robin, owns the connections (each on its
+// own loop), logs their life, and enforces the connection limit.
+// `ConnectionLimit` is that limit, shared by every server of a process.
+
+#ifndef SWITCHBOARD_REACTOR_TCP_SERVER_H_
+#define SWITCHBOARD_REACTOR_TCP_SERVER_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "reactor/acceptor.h"
+#include "reactor/event_loop.h"
+#include "reactor/event_loop_pool.h"
+#include "reactor/tcp_connection.h"
+
+namespace switchboard {
+
+// Counts open connections across servers. Thread-safe.
+class ConnectionLimit {
+ public:
+  explicit ConnectionLimit(int max) : max_(max) {}
+  // Takes a slot; false when all are taken.
+  bool TryAcquire();
+  void Release() { open_.fetch_sub(1, std::memory_order_relaxed); }
+  int open() const { return open_.load(std::memory_order_relaxed); }
+  int max() const { return max_; }
+
+ private:
+  const int max_;
+  std::atomic<int> open_{0};
+};
+
+struct TcpServerOptions {
+  std::string name = "tcp";  // the service's name, for log lines
+  TcpConnectionOptions connection;
+};
+
+// Construction, Start, StopAccepting, EndAllSessions, CloseAll and the
+// destructor: the accept loop's thread. Connections live on their I/O
+// loops and are touched only there. connection_count(): any thread.
+class TcpServer {
+ public:
+  // Called on the connection's loop for each new connection, before it
+  // starts reading: install the data callbacks here. The connection's own
+  // close callback belongs to the server; `on_close` is called from it.
+  using ConnectionCallback = std::function<void(TcpConnection&)>;
+  using CloseCallback = std::function<void(TcpConnection&)>;
+
+  // Connections go to `io_loops` round-robin, or stay on `accept_loop`
+  // when `io_loops` is null.
+  TcpServer(EventLoop* accept_loop, EventLoopPool* io_loops, Socket listener,
+            ConnectionLimit* limit, TcpServerOptions options);
+  ~TcpServer();
+
+  void set_connection_callback(ConnectionCallback cb) { on_connection_ = std::move(cb); }
+  void set_close_callback(CloseCallback cb) { on_close_ = std::move(cb); }
+
+  void Start();
+  // Closes the listening socket.
+  void StopAccepting();
+  // Every connection ends its session gracefully (EndSession).
+  void EndAllSessions();
+  // Closes every connection now, with `why`, and waits until done.
+  void CloseAll(absl::string_view why);
+
+  const InetAddress& local_address() const { return acceptor_.local_address(); }
+  int connection_count() const { return count_.load(std::memory_order_acquire); }
+  const std::string& name() const { return options_.name; }
+
+ private:
+  // The connections of one loop; touched only on that loop's thread.
+  struct LoopConnections {
+    EventLoop* loop;
+    absl::flat_hash_map<uint64_t, std::unique_ptr<TcpConnection>> connections;
+  };
+
+  void HandleNewConnection(Socket socket, const InetAddress& peer);
+  void AddOnLoop(LoopConnections* slot, uint64_t id, Socket socket,
+                 const InetAddress& peer);
+  void HandleClosed(LoopConnections* slot, TcpConnection& connection);
+  // Runs `fn` on each loop's thread with its connections and waits.
+  void ForEachLoop(const std::function<void(LoopConnections&)>& fn);
+
+  EventLoop* const accept_loop_;
+  ConnectionLimit* const limit_;
+  const TcpServerOptions options_;
+  Acceptor acceptor_;
+  std::vector<std::unique_ptr<LoopConnections>> loops_;
+  size_t next_loop_ = 0;
+  uint64_t next_id_ = 1;
+  std::atomic<int> count_{0};
+  ConnectionCallback on_connection_;
+  CloseCallback on_close_;
+};
+
+}  // namespace switchboard
+
+#endif  // SWITCHBOARD_REACTOR_TCP_SERVER_H_
