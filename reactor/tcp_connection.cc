@@ -69,10 +69,10 @@ void TcpConnection::HandleRead() {
     last_activity_ = loop_->Now();
     VLOG(1) << "connection " << id_ << ": received " << n << " bytes from "
             << peer_.ToString();
-    if (ending_) {
+    if (ending_ || handler_ == nullptr) {
       input_.Clear();  // the session is over: what comes now is discarded
-    } else if (data_callback_) {
-      data_callback_(*this, input_);
+    } else {
+      handler_->OnData(*this, input_);
     }
     return;
   }
@@ -85,8 +85,8 @@ void TcpConnection::HandleRead() {
       } else {
         AdvanceEnding();
       }
-    } else if (end_of_input_callback_) {
-      end_of_input_callback_(*this, input_);
+    } else if (handler_ != nullptr) {
+      handler_->OnEndOfInput(*this, input_);
     } else {
       EndSession();
     }
@@ -266,6 +266,9 @@ void TcpConnection::Close(absl::string_view why) {
   CancelTimers();
   watcher_.DisableAll();
   socket_.Close();
+  // Keep the handler alive through its own OnClose, then let it go.
+  std::shared_ptr<ConnectionHandler> handler = std::move(handler_);
+  if (handler != nullptr) handler->OnClose(*this);
   if (close_callback_) close_callback_(*this);
 }
 

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -44,16 +45,28 @@ struct TcpConnectionOptions {
   size_t max_write_per_event = 1 << 20;  // fairness between connections
 };
 
+class TcpConnection;
+
+// What a connection's owner (a service host) does with its traffic. Called
+// on the connection's loop thread.
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  // New input is in `input`; consume what was used, leave the rest.
+  virtual void OnData(TcpConnection& connection, Buffer& input) = 0;
+  // The peer sent end of stream; `input` holds what was not consumed. Answer
+  // what is still owed, then call connection.EndSession().
+  virtual void OnEndOfInput(TcpConnection& connection, Buffer& input) = 0;
+  // The connection closed; it is destroyed soon after. Do not touch it later.
+  virtual void OnClose(TcpConnection& connection) = 0;
+};
+
 // Loop thread only, except the const accessors of values fixed at
 // construction (id, peer, local), which any thread may read.
 class TcpConnection {
  public:
-  // New input is in `input`; the owner consumes what it used.
-  using DataCallback = std::function<void(TcpConnection&, Buffer& input)>;
-  // The peer sent end of stream; `input` holds what was not consumed.
-  using EndOfInputCallback = std::function<void(TcpConnection&, Buffer& input)>;
-  // The connection is closed (descriptor released). The owner must not
-  // destroy the connection inside this callback: defer it (QueueInLoop).
+  // For the object that owns the connection (TcpServer): called after the
+  // handler's OnClose. It must not destroy the connection inside the call.
   using CloseCallback = std::function<void(TcpConnection&)>;
 
   TcpConnection(EventLoop* loop, uint64_t id, Socket socket,
@@ -62,9 +75,9 @@ class TcpConnection {
   TcpConnection(const TcpConnection&) = delete;
   TcpConnection& operator=(const TcpConnection&) = delete;
 
-  void set_data_callback(DataCallback cb) { data_callback_ = std::move(cb); }
-  void set_end_of_input_callback(EndOfInputCallback cb) {
-    end_of_input_callback_ = std::move(cb);
+  // Without a handler, input is discarded and end of stream ends the session.
+  void set_handler(std::shared_ptr<ConnectionHandler> handler) {
+    handler_ = std::move(handler);
   }
   void set_close_callback(CloseCallback cb) { close_callback_ = std::move(cb); }
 
@@ -128,8 +141,7 @@ class TcpConnection {
   Buffer input_;
   Buffer output_;
 
-  DataCallback data_callback_;
-  EndOfInputCallback end_of_input_callback_;
+  std::shared_ptr<ConnectionHandler> handler_;
   CloseCallback close_callback_;
 
   bool started_reading_ = false;

@@ -92,7 +92,6 @@ void TcpServer::HandleClosed(LoopConnections* slot, TcpConnection& connection) {
             << connection.bytes_received() << " bytes, sent "
             << connection.bytes_sent() << " bytes in "
             << absl::FormatDuration(absl::Trunc(lasted, absl::Milliseconds(1)));
-  if (on_close_) on_close_(connection);
   // We are inside the connection's own callback: take it out of the map now,
   // destroy it after the current callbacks, in a task that owns it.
   auto it = slot->connections.find(connection.id());
@@ -116,19 +115,19 @@ void TcpServer::ForEachLoop(const std::function<void(LoopConnections&)>& fn) {
   done.Wait();
 }
 
-void TcpServer::EndAllSessions() {
-  ForEachLoop([](LoopConnections& slot) {
-    for (auto& [id, connection] : slot.connections) connection->EndSession();
+void TcpServer::ForEachConnection(const std::function<void(TcpConnection&)>& fn) {
+  ForEachLoop([&fn](LoopConnections& slot) {
+    std::vector<TcpConnection*> open;
+    for (auto& [id, connection] : slot.connections) open.push_back(connection.get());
+    for (TcpConnection* connection : open) {
+      if (!connection->closed()) fn(*connection);
+    }
   });
 }
 
 void TcpServer::CloseAll(absl::string_view why) {
   const std::string reason(why);
-  ForEachLoop([&reason](LoopConnections& slot) {
-    std::vector<TcpConnection*> open;
-    for (auto& [id, connection] : slot.connections) open.push_back(connection.get());
-    for (TcpConnection* connection : open) connection->Close(reason);
-  });
+  ForEachConnection([&reason](TcpConnection& c) { c.Close(reason); });
 }
 
 }  // namespace switchboard

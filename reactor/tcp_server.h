@@ -49,10 +49,8 @@ struct TcpServerOptions {
 class TcpServer {
  public:
   // Called on the connection's loop for each new connection, before it
-  // starts reading: install the data callbacks here. The connection's own
-  // close callback belongs to the server; `on_close` is called from it.
+  // starts reading: set its handler here.
   using ConnectionCallback = std::function<void(TcpConnection&)>;
-  using CloseCallback = std::function<void(TcpConnection&)>;
 
   // Connections go to `io_loops` round-robin, or stay on `accept_loop`
   // when `io_loops` is null.
@@ -61,13 +59,13 @@ class TcpServer {
   ~TcpServer();
 
   void set_connection_callback(ConnectionCallback cb) { on_connection_ = std::move(cb); }
-  void set_close_callback(CloseCallback cb) { on_close_ = std::move(cb); }
 
   void Start();
   // Closes the listening socket.
   void StopAccepting();
-  // Every connection ends its session gracefully (EndSession).
-  void EndAllSessions();
+  // Runs `fn` for every open connection, on each connection's loop thread,
+  // and returns when all are done.
+  void ForEachConnection(const std::function<void(TcpConnection&)>& fn);
   // Closes every connection now, with `why`, and waits until done.
   void CloseAll(absl::string_view why);
 
@@ -98,7 +96,6 @@ class TcpServer {
   uint64_t next_id_ = 1;
   std::atomic<int> count_{0};
   ConnectionCallback on_connection_;
-  CloseCallback on_close_;
 };
 
 }  // namespace switchboard

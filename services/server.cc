@@ -1,0 +1,217 @@
+// Copyright Switchboard authors.
+
+#include "services/server.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "glog/logging.h"
+#include "reactor/acceptor.h"
+#include "services/echo_service.h"
+
+namespace switchboard {
+namespace {
+
+constexpr size_t kWorkerQueue = 1 << 16;
+
+absl::StatusOr<std::unique_ptr<Service>> MakeService(absl::string_view name) {
+  if (name == "echo") return std::unique_ptr<Service>(new EchoService());
+  return absl::UnimplementedError(
+      absl::StrCat("the ", name, " service is not available in this build"));
+}
+
+int DefaultPort(absl::string_view service) {
+  if (service == "echo") return 7007;
+  if (service == "identity") return 7008;
+  if (service == "auth") return 7009;
+  if (service == "chat") return 7010;
+  return 0;
+}
+
+Framing DefaultFraming(absl::string_view service) {
+  return service == "echo" ? Framing::kRaw : Framing::kLine;
+}
+
+}  // namespace
+
+const std::vector<std::string>& KnownServices() {
+  static const auto* const names =
+      new std::vector<std::string>{"echo", "identity", "auth", "chat"};
+  return *names;
+}
+
+absl::Status ValidateConfig(const ServerConfig& config) {
+  if (config.services.empty()) {
+    return absl::InvalidArgumentError("--services names no service");
+  }
+  absl::flat_hash_set<std::string> seen;
+  for (const std::string& name : config.services) {
+    const auto& known = KnownServices();
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown service '", name, "' in --services (known: ",
+          absl::StrJoin(known, ","), ")"));
+    }
+    if (!seen.insert(name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("service '", name, "' is listed twice in --services"));
+    }
+    if (auto it = config.ports.find(name); it != config.ports.end() &&
+                                           (it->second < 0 || it->second > 65535)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", name, "_port=", it->second, " is not a port (0 to 65535)"));
+    }
+    if (auto it = config.framings.find(name);
+        it != config.framings.end() && it->second == Framing::kRaw &&
+        name != "echo") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", name, "_framing=raw: the ", name, " service takes line or length"));
+    }
+  }
+  if (config.port_search < 0) {
+    return absl::InvalidArgumentError("--port_search must be 0 or more");
+  }
+  if (config.io_threads < 1 || config.io_threads > 256) {
+    return absl::InvalidArgumentError("--io_threads must be between 1 and 256");
+  }
+  if (config.workers < 1 || config.workers > 1024) {
+    return absl::InvalidArgumentError("--workers must be between 1 and 1024");
+  }
+  if (config.max_connections < 1) {
+    return absl::InvalidArgumentError("--max_connections must be at least 1");
+  }
+  if (config.echo_chunk < 1 || config.echo_chunk > (1 << 20)) {
+    return absl::InvalidArgumentError("--echo_chunk must be between 1 and 1048576");
+  }
+  if (config.idle_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--idle_timeout must be positive");
+  }
+  if (config.shutdown_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--shutdown_grace must not be negative");
+  }
+  if (!PollerAvailable(config.poller)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--poller=", PollerKindName(config.poller),
+        " is not available on this platform"));
+  }
+  return absl::OkStatus();
+}
+
+Server::Server(const ServerConfig& config, EventLoop* main_loop)
+    : config_(config), main_loop_(main_loop), limit_(config.max_connections) {}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& config,
+                                                       EventLoop* main_loop) {
+  main_loop->AssertInLoopThread();
+  if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  std::unique_ptr<Server> server(new Server(config, main_loop));
+
+  // Bind first, so that a busy port fails before any thread starts.
+  std::vector<Socket> sockets;
+  for (const std::string& name : config.services) {
+    auto port_it = config.ports.find(name);
+    const int port = port_it == config.ports.end() ? DefaultPort(name) : port_it->second;
+    absl::StatusOr<InetAddress> address =
+        InetAddress::Parse(config.host, static_cast<uint16_t>(port));
+    if (!address.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--host=", config.host, " is not an IPv4 or IPv6 address"));
+    }
+    absl::StatusOr<std::unique_ptr<Service>> service = MakeService(name);
+    if (!service.ok()) return service.status();
+    std::vector<uint16_t> skipped;
+    absl::StatusOr<Socket> socket =
+        ListenWithPortSearch(*address, config.port_search, &skipped);
+    for (uint16_t busy : skipped) {
+      LOG(INFO) << name << ": port " << busy
+                << " is in use by another program; trying the next one (--port_search)";
+    }
+    if (!socket.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen for ", name, " on ", address->ToString(), ": ",
+          socket.status().message(),
+          config.port_search > 0
+              ? absl::StrCat(" (and the next ", config.port_search, " ports)")
+              : absl::StrCat(" (try --port_search=N or another --", name, "_port)")));
+    }
+    absl::StatusOr<InetAddress> bound = socket->LocalAddress();
+    if (!bound.ok()) return bound.status();
+    LOG(INFO) << name << ": listening on " << bound->ToString() << " (tcp)";
+    server->listeners_.push_back(Listener{name, "tcp", *bound});
+    server->hosted_.push_back(Hosted{*std::move(service), nullptr, nullptr});
+    sockets.push_back(*std::move(socket));
+  }
+
+  server->io_loops_ =
+      std::make_unique<EventLoopPool>(config.io_threads, config.poller, main_loop->clock());
+  if (absl::Status s = server->io_loops_->Start(); !s.ok()) return s;
+  server->workers_ = std::make_unique<ThreadPool>(config.workers, kWorkerQueue);
+
+  TcpServerOptions tcp_options;
+  tcp_options.connection.idle_timeout = config.idle_timeout;
+  for (size_t i = 0; i < server->hosted_.size(); ++i) {
+    Hosted& hosted = server->hosted_[i];
+    const std::string& name = config.services[i];
+    ServiceHostOptions host_options;
+    auto framing_it = config.framings.find(name);
+    host_options.framing =
+        framing_it == config.framings.end() ? DefaultFraming(name) : framing_it->second;
+    host_options.limits.raw_chunk = config.echo_chunk;
+    host_options.dispatch = config.dispatch;
+    hosted.host = std::make_unique<ServiceHost>(hosted.service.get(),
+                                                server->workers_.get(), host_options);
+    tcp_options.name = name;
+    hosted.tcp = std::make_unique<TcpServer>(main_loop, server->io_loops_.get(),
+                                             std::move(sockets[i]), &server->limit_,
+                                             tcp_options);
+    hosted.host->Attach(hosted.tcp.get());
+  }
+  return server;
+}
+
+Server::~Server() { Shutdown(); }
+
+std::string Server::ListeningLine(const Listener& listener) {
+  return absl::StrCat("listening ", listener.service, " ", listener.transport, " ",
+                      listener.address.ToString());
+}
+
+void Server::Start() {
+  main_loop_->AssertInLoopThread();
+  for (Hosted& hosted : hosted_) hosted.tcp->Start();
+}
+
+void Server::Shutdown() {
+  main_loop_->AssertInLoopThread();
+  if (stopped_) return;
+  stopped_ = true;
+  const absl::Time deadline = main_loop_->Now() + config_.shutdown_grace;
+  LOG(INFO) << "shutdown begun: no new connections; replies under way get "
+            << absl::FormatDuration(config_.shutdown_grace) << " to go out";
+  for (Hosted& hosted : hosted_) hosted.tcp->StopAccepting();
+  // No new requests: what is under way finishes, nothing more starts.
+  for (Hosted& hosted : hosted_) {
+    hosted.tcp->ForEachConnection([](TcpConnection& c) { c.PauseReading(); });
+  }
+  if (workers_ != nullptr) {
+    workers_->Stop(std::max(absl::ZeroDuration(), deadline - main_loop_->Now()));
+  }
+  // The workers' replies are queued on the I/O loops; each connection now
+  // sends what it owes and closes (lingering).
+  for (Hosted& hosted : hosted_) {
+    hosted.tcp->ForEachConnection([](TcpConnection& c) { c.EndSession(); });
+  }
+  while (limit_.open() > 0 && main_loop_->Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const int left = limit_.open();
+  LOG_IF(INFO, left > 0) << "closing " << left
+                         << " connections still open after the grace period";
+  for (Hosted& hosted : hosted_) hosted.tcp->CloseAll("the server is shutting down");
+  if (io_loops_ != nullptr) io_loops_->Stop();
+  hosted_.clear();
+}
+
+}  // namespace switchboard

@@ -1,0 +1,101 @@
+// Copyright Switchboard authors.
+//
+// server.h: `Server` assembles a running Switchboard from a `ServerConfig`:
+// the listeners (with port search), the I/O loops, the worker pool, and one
+// ServiceHost per enabled service; and it shuts them down in order.
+
+#ifndef SWITCHBOARD_SERVICES_SERVER_H_
+#define SWITCHBOARD_SERVICES_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "reactor/codec.h"
+#include "reactor/event_loop.h"
+#include "reactor/event_loop_pool.h"
+#include "reactor/poller.h"
+#include "reactor/tcp_server.h"
+#include "reactor/thread_pool.h"
+#include "services/service.h"
+#include "services/service_host.h"
+
+namespace switchboard {
+
+inline constexpr char kVersion[] = "0.1.0";
+
+// Every service name Switchboard knows, in the default order.
+const std::vector<std::string>& KnownServices();
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  std::vector<std::string> services = {"echo"};
+  absl::flat_hash_map<std::string, int> ports;             // by service
+  absl::flat_hash_map<std::string, Framing> framings;      // by service
+  int port_search = 0;
+  int io_threads = 1;
+  int workers = 4;
+  PollerKind poller = DefaultPollerKind();
+  Dispatch dispatch = Dispatch::kAuto;
+  absl::Duration idle_timeout = absl::Seconds(300);
+  absl::Duration shutdown_grace = absl::Seconds(2);
+  int max_connections = 10000;
+  size_t echo_chunk = 1024;
+};
+
+// Checks what flags alone cannot: known and distinct services, framings
+// each service accepts, sane numbers.
+absl::Status ValidateConfig(const ServerConfig& config);
+
+// Construction, Start and Shutdown: the thread of `main_loop`.
+class Server {
+ public:
+  struct Listener {
+    std::string service;
+    std::string transport;  // "tcp"
+    InetAddress address;    // as bound: the real port
+  };
+
+  // Binds every listener (an error names the one that failed) and starts
+  // the I/O threads and the worker pool; accepts nothing until Start().
+  static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerConfig& config,
+                                                        EventLoop* main_loop);
+  ~Server();
+
+  // In the order of config.services.
+  const std::vector<Listener>& listeners() const { return listeners_; }
+  // The line announced on stdout for `listener`.
+  static std::string ListeningLine(const Listener& listener);
+
+  void Start();
+  // Stops accepting, lets replies under way go out for at most the grace
+  // period, closes every connection, stops the threads.
+  void Shutdown();
+
+  int open_connections() const { return limit_.open(); }
+
+ private:
+  Server(const ServerConfig& config, EventLoop* main_loop);
+
+  struct Hosted {
+    std::unique_ptr<Service> service;
+    std::unique_ptr<ServiceHost> host;
+    std::unique_ptr<TcpServer> tcp;
+  };
+
+  const ServerConfig config_;
+  EventLoop* const main_loop_;
+  ConnectionLimit limit_;
+  std::unique_ptr<EventLoopPool> io_loops_;
+  std::unique_ptr<ThreadPool> workers_;
+  std::vector<Hosted> hosted_;
+  std::vector<Listener> listeners_;
+  bool stopped_ = false;
+};
+
+}  // namespace switchboard
+
+#endif  // SWITCHBOARD_SERVICES_SERVER_H_

@@ -1,0 +1,199 @@
+// Copyright Switchboard authors.
+//
+// The Switchboard server: parses the flags, starts every enabled service,
+// announces one "listening ..." line per listener on stdout, and runs until
+// SIGINT or SIGTERM, then shuts down gracefully and exits 0. Start-up errors
+// print one line to stderr and exit 2.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "gflags/gflags.h"
+#include "glog/logging.h"
+#include "reactor/event_loop.h"
+#include "services/server.h"
+
+DEFINE_string(host, "127.0.0.1",
+              "Address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 "
+              "for every IPv4 interface, :: for IPv6 and IPv4 (dual-stack)");
+DEFINE_string(services, "echo",
+              "Services to run, comma-separated, announced in this order "
+              "(echo; identity, auth and chat are not built yet)");
+DEFINE_int32(echo_port, 7007, "TCP port of the echo service (0: any free port)");
+DEFINE_int32(identity_port, 7008, "TCP port of the identity service (0: any free port)");
+DEFINE_int32(auth_port, 7009, "TCP port of the auth service (0: any free port)");
+DEFINE_int32(chat_port, 7010, "UDP port of the chat service (0: any free port)");
+DEFINE_int32(port_search, 0, "If a port is busy, try up to this many next ports");
+DEFINE_int32(io_threads, 1, "I/O threads, each running an event loop");
+DEFINE_int32(workers, 4, "Worker threads for services that may block");
+DEFINE_string(model, "reactor", "Server design: reactor (blocking and iterative come later)");
+DEFINE_string(dispatch, "auto",
+              "auto: cheap services run on the I/O thread, the others on the "
+              "worker pool; pool: every service on the worker pool");
+DEFINE_string(poller, "", "epoll, poll or kqueue (default: the best this platform has)");
+DEFINE_string(data_dir, "./switchboard-data", "Where the store lives");
+DEFINE_string(idle_timeout, "300s",
+              "Close a connection that sent nothing, or did not read its replies, this long");
+DEFINE_int32(max_connections, 10000,
+             "Connections past this many are accepted and closed at once");
+DEFINE_string(shutdown_grace, "2s", "On SIGINT/SIGTERM, how long replies under way may take");
+DEFINE_string(echo_framing, "raw", "Framing of the echo service: raw, line or length");
+DEFINE_string(identity_framing, "line", "Framing of the identity service: line or length");
+DEFINE_string(auth_framing, "line", "Framing of the auth service: line or length");
+DEFINE_int32(echo_chunk, 1024, "Raw echo hands on the stream in portions of at most this many bytes");
+DEFINE_string(pwhash_cost, "interactive",
+              "Password hashing cost: interactive, moderate, sensitive, or min (tests only)");
+DEFINE_string(session_ttl, "24h", "How long an auth session lasts");
+DEFINE_string(chat_timeout, "60s", "Chat members silent this long are dropped");
+
+// gflags exits with status 1 on a bad flag; the contract says 2. The hook
+// that decides is exported by libgflags but not declared in its header.
+namespace google {
+extern void (*gflags_exitfunc)(int);
+}  // namespace google
+
+namespace switchboard {
+namespace {
+
+constexpr int kUsageError = 2;
+
+[[noreturn]] void FailStartup(absl::string_view message) {
+  std::cerr << "server: " << message << std::endl;
+  std::exit(kUsageError);
+}
+
+absl::Duration DurationFlag(const char* name, const std::string& value) {
+  absl::Duration d;
+  if (!absl::ParseDuration(value, &d)) {
+    FailStartup(absl::StrCat("--", name, "=", value,
+                             " is not a duration (examples: 90s, 5m, 24h)"));
+  }
+  return d;
+}
+
+Framing FramingFlag(const char* name, const std::string& value) {
+  absl::StatusOr<Framing> framing = ParseFraming(value);
+  if (!framing.ok()) FailStartup(absl::StrCat("--", name, ": ", framing.status().message()));
+  return *framing;
+}
+
+ServerConfig ConfigFromFlags() {
+  ServerConfig config;
+  config.host = FLAGS_host;
+  config.services.clear();
+  for (absl::string_view name : absl::StrSplit(FLAGS_services, ',')) {
+    config.services.emplace_back(name);
+  }
+  config.ports = {{"echo", FLAGS_echo_port},
+                  {"identity", FLAGS_identity_port},
+                  {"auth", FLAGS_auth_port},
+                  {"chat", FLAGS_chat_port}};
+  config.framings = {{"echo", FramingFlag("echo_framing", FLAGS_echo_framing)},
+                     {"identity", FramingFlag("identity_framing", FLAGS_identity_framing)},
+                     {"auth", FramingFlag("auth_framing", FLAGS_auth_framing)}};
+  config.port_search = FLAGS_port_search;
+  config.io_threads = FLAGS_io_threads;
+  config.workers = FLAGS_workers;
+  if (FLAGS_model != "reactor") {
+    FailStartup(absl::StrCat("--model=", FLAGS_model,
+                             ": only the reactor model is available in this build"));
+  }
+  absl::StatusOr<Dispatch> dispatch = ParseDispatch(FLAGS_dispatch);
+  if (!dispatch.ok()) FailStartup(absl::StrCat("--dispatch: ", dispatch.status().message()));
+  config.dispatch = *dispatch;
+  if (!FLAGS_poller.empty()) {
+    absl::StatusOr<PollerKind> poller = ParsePollerKind(FLAGS_poller);
+    if (!poller.ok()) FailStartup(absl::StrCat("--poller: ", poller.status().message()));
+    config.poller = *poller;
+  }
+  config.idle_timeout = DurationFlag("idle_timeout", FLAGS_idle_timeout);
+  config.shutdown_grace = DurationFlag("shutdown_grace", FLAGS_shutdown_grace);
+  DurationFlag("session_ttl", FLAGS_session_ttl);
+  DurationFlag("chat_timeout", FLAGS_chat_timeout);
+  config.max_connections = FLAGS_max_connections;
+  if (FLAGS_echo_chunk < 1) FailStartup("--echo_chunk must be at least 1");
+  config.echo_chunk = static_cast<size_t>(FLAGS_echo_chunk);
+  const std::string& cost = FLAGS_pwhash_cost;
+  if (cost != "interactive" && cost != "moderate" && cost != "sensitive" && cost != "min") {
+    FailStartup(absl::StrCat("--pwhash_cost=", cost,
+                             " is not one of interactive, moderate, sensitive, min"));
+  }
+  if (absl::Status s = ValidateConfig(config); !s.ok()) FailStartup(s.message());
+  return config;
+}
+
+// Waits for SIGINT or SIGTERM on its own thread (the signals are blocked in
+// every thread, so none is interrupted) and asks the main loop to stop.
+void WatchSignals(const sigset_t& signals, EventLoop* main_loop) {
+  std::thread([signals, main_loop] {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    LOG(INFO) << "received " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+              << ": shutting down";
+    main_loop->Quit();
+  }).detach();
+}
+
+int Main(int argc, char** argv) {
+  google::gflags_exitfunc = [](int status) {
+    std::exit(status == 0 ? 0 : kUsageError);
+  };
+  gflags::SetUsageMessage(
+      "Switchboard server: echo, identity, auth and chat services.\n"
+      "  server [--services=echo,...] [--host=127.0.0.1] [--echo_port=7007] ...");
+  gflags::SetVersionString(kVersion);
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  if (argc > 1) FailStartup(absl::StrCat("unexpected argument '", argv[1], "'"));
+  // Events go to the console unless --log_dir asks for files.
+  if (FLAGS_log_dir.empty()) FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+
+  const ServerConfig config = ConfigFromFlags();
+
+  // A peer that resets a connection we write to must not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // inherited by threads
+
+  absl::StatusOr<std::unique_ptr<EventLoop>> main_loop =
+      EventLoop::Create(config.poller);
+  if (!main_loop.ok()) FailStartup(main_loop.status().message());
+
+  LOG(INFO) << "Switchboard " << kVersion << " starting: model reactor, poller "
+            << (*main_loop)->poller_name() << ", " << config.io_threads
+            << " I/O thread(s), " << config.workers << " worker(s), dispatch "
+            << FLAGS_dispatch << ", services " << FLAGS_services;
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Server::Create(config, main_loop->get());
+  if (!server.ok()) FailStartup(server.status().message());
+
+  for (const Server::Listener& listener : (*server)->listeners()) {
+    std::cout << Server::ListeningLine(listener) << "\n";
+  }
+  std::cout.flush();
+  (*server)->Start();
+  WatchSignals(stop_signals, main_loop->get());
+
+  (*main_loop)->Run();
+
+  (*server)->Shutdown();
+  server->reset();
+  LOG(INFO) << "server stopped";
+  google::FlushLogFiles(google::GLOG_INFO);
+  return 0;
+}
+
+}  // namespace
+}  // namespace switchboard
+
+int main(int argc, char** argv) { return switchboard::Main(argc, argv); }
