@@ -91,7 +91,7 @@ void TcpServer::HandleClosed(LoopConnections* slot, TcpConnection& connection) {
             << connection.close_reason() << "; received "
             << connection.bytes_received() << " bytes, sent "
             << connection.bytes_sent() << " bytes in "
-            << absl::FormatDuration(absl::Trunc(lasted, absl::Milliseconds(1)));
+            << absl::FormatDuration(absl::Trunc(lasted, absl::Microseconds(1)));
   // We are inside the connection's own callback: take it out of the map now,
   // destroy it after the current callbacks, in a task that owns it.
   auto it = slot->connections.find(connection.id());

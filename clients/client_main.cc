@@ -1,0 +1,291 @@
+// Copyright Switchboard authors.
+//
+// The interactive client: connects to a Switchboard service, sends each
+// line of standard input as a message in the service's framing, and prints
+// what the server sends back. One poll loop watches both standard input and
+// the socket, so replies (and a server that closes) show up at once. The
+// session ends with "exit" (the server closes after answering) or with the
+// end of input (the client half-closes and prints the rest).
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "clients/prompt.h"
+#include "gflags/gflags.h"
+#include "glog/logging.h"
+#include "reactor/buffer.h"
+#include "reactor/codec.h"
+#include "reactor/inet_address.h"
+#include "reactor/socket.h"
+
+DEFINE_string(host, "127.0.0.1", "Server to connect to (name or address)");
+DEFINE_int32(port, 0, "Server port (default: the service's, 7007 for echo)");
+DEFINE_string(service, "echo", "Service to talk to: echo, identity or auth");
+DEFINE_string(framing, "", "raw, line or length (default: the service's)");
+DEFINE_string(bind, "", "Local address to connect from, e.g. 127.0.0.2");
+DEFINE_string(close_timeout, "10s",
+              "After the end of input, how long to wait for the server to close");
+
+namespace switchboard {
+namespace {
+
+struct ServiceDefaults {
+  uint16_t port;
+  Framing framing;
+};
+
+bool DefaultsFor(absl::string_view service, ServiceDefaults* out) {
+  if (service == "echo") *out = {7007, Framing::kRaw};
+  else if (service == "identity") *out = {7008, Framing::kLine};
+  else if (service == "auth") *out = {7009, Framing::kLine};
+  else return false;
+  return true;
+}
+
+[[noreturn]] void Fail(absl::string_view message) {
+  std::cerr << "client: " << message << std::endl;
+  std::exit(1);
+}
+
+bool FlagIsDefault(const char* name) {
+  return gflags::GetCommandLineFlagInfoOrDie(name).is_default;
+}
+
+// Talks to one server connection until either side ends the session.
+class InteractiveSession {
+ public:
+  InteractiveSession(Socket socket, Framing framing, absl::Duration close_timeout)
+      : socket_(std::move(socket)),
+        framing_(framing),
+        codec_(MakeCodec(framing)),
+        close_timeout_(close_timeout) {}
+
+  // Returns the process exit status.
+  int Run() {
+    for (;;) {
+      pollfd fds[2] = {{socket_.fd(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+      const nfds_t count = reading_stdin_ ? 2 : 1;
+      int timeout_ms = -1;
+      if (!reading_stdin_) {
+        const absl::Duration left = close_deadline_ - absl::Now();
+        if (left <= absl::ZeroDuration()) {
+          LOG(WARNING) << "the server did not close the connection within "
+                       << absl::FormatDuration(close_timeout_) << "; giving up";
+          return 1;
+        }
+        timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+      }
+      const int ready = poll(fds, count, timeout_ms);
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        Fail(absl::StrCat("poll: ", std::strerror(errno)));
+      }
+      if (fds[0].revents != 0) {
+        if (!ReadFromServer()) return exit_status_;
+      }
+      if (count == 2 && fds[1].revents != 0) ReadFromStdin();
+    }
+  }
+
+ private:
+  // False once the server has closed.
+  bool ReadFromServer() {
+    const ssize_t n = from_server_.ReadFromFd(socket_.fd());
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) return true;
+      LOG(INFO) << "disconnected: " << std::strerror(errno);
+      exit_status_ = 1;
+      return false;
+    }
+    if (n == 0) {
+      PrintReplies(true);
+      LOG(INFO) << "disconnected: the server closed the connection (sent "
+                << bytes_sent_ << " bytes, received " << bytes_received_ << ")";
+      return false;
+    }
+    bytes_received_ += n;
+    LOG(INFO) << "received " << n << " bytes";
+    PrintReplies(false);
+    return true;
+  }
+
+  void PrintReplies(bool end_of_stream) {
+    if (framing_ == Framing::kRaw) {
+      std::fwrite(from_server_.peek(), 1, from_server_.readable_bytes(), stdout);
+      from_server_.Clear();
+    } else {
+      Frame frame;
+      while (codec_->Decode(from_server_.view(), end_of_stream, &frame) ==
+             DecodeStatus::kMessage) {
+        std::fwrite(frame.message.data(), 1, frame.message.size(), stdout);
+        std::fputc('\n', stdout);
+        from_server_.Consume(frame.consumed);
+        if (from_server_.empty()) break;
+      }
+    }
+    std::fflush(stdout);
+  }
+
+  void ReadFromStdin() {
+    const ssize_t n = stdin_.ReadFromFd(STDIN_FILENO);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    const bool end = n <= 0;
+    for (;;) {
+      absl::string_view pending = stdin_.view();
+      const size_t newline = pending.find('\n');
+      if (newline == absl::string_view::npos) {
+        if (end && !pending.empty()) {
+          SendLine(std::string(pending));
+          stdin_.Clear();
+        }
+        break;
+      }
+      std::string line(pending.substr(0, newline));
+      stdin_.Consume(newline + 1);
+      if (!SendLine(line)) return;
+    }
+    if (end && reading_stdin_) {
+      LOG(INFO) << "end of input: half-closing, waiting for the rest of the replies";
+      socket_.ShutdownWrite().IgnoreError();
+      StopReadingStdin();
+    }
+  }
+
+  // False when the line ended the session ("exit").
+  bool SendLine(const std::string& line) {
+    if (!reading_stdin_) return false;
+    Buffer frame;
+    if (framing_ == Framing::kRaw) {
+      frame.Append(line);
+      frame.Append("\n");
+    } else {
+      absl::string_view text = line;
+      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+      codec_->Encode(text, &frame);
+    }
+    if (absl::Status s = socket_.SendAll(frame.view()); !s.ok()) {
+      LOG(ERROR) << "send failed: " << s.message();
+      StopReadingStdin();
+      return false;
+    }
+    bytes_sent_ += frame.readable_bytes();
+    LOG(INFO) << "sent " << frame.readable_bytes() << " bytes";
+    absl::string_view word = line;
+    if (!word.empty() && word.back() == '\r') word.remove_suffix(1);
+    if (word == "exit") {
+      LOG(INFO) << "sent exit: waiting for the server to close";
+      StopReadingStdin();
+      return false;
+    }
+    return true;
+  }
+
+  void StopReadingStdin() {
+    reading_stdin_ = false;
+    close_deadline_ = absl::Now() + close_timeout_;
+  }
+
+  Socket socket_;
+  const Framing framing_;
+  std::unique_ptr<Codec> codec_;
+  const absl::Duration close_timeout_;
+  Buffer from_server_;
+  Buffer stdin_;
+  bool reading_stdin_ = true;
+  absl::Time close_deadline_;
+  uint64_t bytes_sent_ = 0;
+  uint64_t bytes_received_ = 0;
+  int exit_status_ = 0;
+};
+
+int Main(int argc, char** argv) {
+  gflags::SetUsageMessage(
+      "Switchboard interactive client: sends each line of input, prints the replies.\n"
+      "  client [--service=echo] [--host=127.0.0.1] [--port=7007] [--bind=127.0.0.2]");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  if (FLAGS_log_dir.empty()) FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+
+  ServiceDefaults defaults;
+  if (!DefaultsFor(FLAGS_service, &defaults)) {
+    Fail(absl::StrCat("unknown --service=", FLAGS_service, " (echo, identity or auth)"));
+  }
+  Framing framing = defaults.framing;
+  if (!FLAGS_framing.empty()) {
+    absl::StatusOr<Framing> parsed = ParseFraming(FLAGS_framing);
+    if (!parsed.ok()) Fail(parsed.status().message());
+    framing = *parsed;
+  }
+  absl::Duration close_timeout;
+  if (!absl::ParseDuration(FLAGS_close_timeout, &close_timeout)) {
+    Fail(absl::StrCat("--close_timeout=", FLAGS_close_timeout, " is not a duration"));
+  }
+
+  std::string host = FLAGS_host;
+  uint16_t port = defaults.port;
+  if (!FlagIsDefault("port")) {
+    absl::StatusOr<uint16_t> parsed = ParsePort(absl::StrCat(FLAGS_port));
+    if (!parsed.ok()) Fail(absl::StrCat("--port: ", parsed.status().message()));
+    port = *parsed;
+  }
+  // At a terminal, ask for what the flags left out.
+  if (isatty(STDIN_FILENO)) {
+    if (FlagIsDefault("host")) {
+      absl::StatusOr<std::string> answer = AskHost(std::cin, std::cout, host);
+      if (!answer.ok()) Fail(answer.status().message());
+      host = *answer;
+    }
+    if (FlagIsDefault("port")) {
+      absl::StatusOr<uint16_t> answer = AskPort(std::cin, std::cout, port);
+      if (!answer.ok()) Fail(answer.status().message());
+      port = *answer;
+    }
+  }
+
+  absl::StatusOr<std::vector<InetAddress>> addresses =
+      InetAddress::Resolve(host, port, SOCK_STREAM);
+  if (!addresses.ok()) Fail(addresses.status().message());
+  std::optional<InetAddress> local;
+  if (!FLAGS_bind.empty()) {
+    absl::StatusOr<InetAddress> parsed = InetAddress::Parse(FLAGS_bind, 0);
+    if (!parsed.ok()) Fail(absl::StrCat("--bind: ", parsed.status().message()));
+    local = *parsed;
+  }
+  absl::Status last_error;
+  for (const InetAddress& address : *addresses) {
+    if (local.has_value() && local->family() != address.family()) continue;
+    absl::StatusOr<Socket> socket =
+        Socket::Connect(address, local.has_value() ? &*local : nullptr);
+    if (!socket.ok()) {
+      last_error = socket.status();
+      continue;
+    }
+    const std::string from =
+        socket->LocalAddress().ok() ? socket->LocalAddress()->ToString() : "?";
+    LOG(INFO) << "connected to " << FLAGS_service << " at " << address.ToString()
+              << " from " << from << " (" << FramingName(framing) << " framing)";
+    InteractiveSession session(*std::move(socket), framing, close_timeout);
+    return session.Run();
+  }
+  if (last_error.ok()) {
+    last_error = absl::InvalidArgumentError("--bind and the host are of different IP versions");
+  }
+  Fail(absl::StrCat("cannot connect to ", host, " port ", port, ": ",
+                    last_error.message()));
+}
+
+}  // namespace
+}  // namespace switchboard
+
+int main(int argc, char** argv) { return switchboard::Main(argc, argv); }
