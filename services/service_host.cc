@@ -102,7 +102,10 @@ HostedSession::HostedSession(TcpConnection& connection, Service& service,
           SessionInfo{connection.id(), connection.peer(), options.framing})),
       executor_(pool == nullptr ? nullptr : SerialExecutor::Create(pool)) {}
 
-void HostedSession::Start() { Dispatch(Call::kStart, {}); }
+void HostedSession::Start() {
+  Dispatch(Call::kStart, {});
+  AfterCalls();
+}
 
 void HostedSession::DirectReplies::Reply(absl::string_view message) {
   if (host_.connection_ == nullptr) return;
