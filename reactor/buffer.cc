@@ -61,8 +61,10 @@ char* Buffer::PrepareWrite(size_t n) {
 void Buffer::EnsureWritable(size_t n) {
   if (storage_.size() - write_index_ >= n) return;
   const size_t readable = readable_bytes();
-  if (read_index_ - kPrepend + (storage_.size() - write_index_) >= n) {
-    // Enough room overall: slide the readable bytes to the front.
+  // (read_index_ may be below kPrepend after a Prepend, so the test is on
+  // the whole size rather than on the free space in front.)
+  if (kPrepend + readable + n <= storage_.size()) {
+    // Enough room overall: slide the readable bytes to just after kPrepend.
     std::memmove(storage_.data() + kPrepend, storage_.data() + read_index_,
                  readable);
   } else {

@@ -29,6 +29,9 @@ EventLoop::EventLoop(std::unique_ptr<Poller> poller, Wakeup wakeup, Clock* clock
 EventLoop::~EventLoop() {
   AssertInLoopThread();
   wakeup_watcher_.DisableAll();
+  // Waits out a Quit or QueueInLoop from another thread that is still
+  // inside Notify (see there).
+  { absl::MutexLock lock(&mutex_); }
   LOG_IF(WARNING, watchers_ != 0)
       << "event loop destroyed with " << watchers_ << " watchers still registered";
 }
@@ -46,8 +49,16 @@ void EventLoop::Run() {
 }
 
 void EventLoop::Quit() {
+  if (IsInLoopThread()) {
+    quit_.store(true, std::memory_order_release);
+    return;
+  }
+  // Notify under the mutex: once quit_ is seen the loop may return and be
+  // destroyed, and the destructor takes the mutex first. (The one system
+  // call made under a lock here: a non-blocking eventfd or pipe write.)
+  absl::MutexLock lock(&mutex_);
   quit_.store(true, std::memory_order_release);
-  if (!IsInLoopThread()) wakeup_.Notify();
+  wakeup_.Notify();
 }
 
 absl::Duration EventLoop::PollTimeout(absl::Duration max_wait) {
@@ -90,12 +101,11 @@ void EventLoop::RunInLoop(Task task) {
 }
 
 void EventLoop::QueueInLoop(Task task) {
-  {
-    absl::MutexLock lock(&mutex_);
-    queued_.push_back(std::move(task));
-  }
+  absl::MutexLock lock(&mutex_);
+  queued_.push_back(std::move(task));
   // The loop thread itself needs no wake-up unless it is already past the
-  // point where it picks up queued tasks (it is running them now).
+  // point where it picks up queued tasks (it is running them now). Notify
+  // stays under the mutex for the reason given in Quit.
   if (!IsInLoopThread() || running_tasks_.load(std::memory_order_relaxed)) {
     wakeup_.Notify();
   }

@@ -14,14 +14,23 @@ std::shared_ptr<SerialExecutor> SerialExecutor::Create(ThreadPool* pool) {
 bool SerialExecutor::Add(Task task) {
   {
     absl::MutexLock lock(&mutex_);
+    // A Drain may still be running on a worker while the pool stops; it
+    // must not pick up work that arrives after Stop began.
+    if (pool_->stopping()) return false;
     tasks_.push_back(std::move(task));
     if (scheduled_) return true;
     scheduled_ = true;
   }
   if (pool_->Submit([self = shared_from_this()] { self->Drain(); })) return true;
-  absl::MutexLock lock(&mutex_);
-  tasks_.clear();
-  scheduled_ = false;
+  // The pool stopped between the check and Submit: nothing will drain, so
+  // whatever was added meanwhile is dropped with this task, as the pool
+  // drops its queue.
+  std::deque<Task> dropped;
+  {
+    absl::MutexLock lock(&mutex_);
+    dropped.swap(tasks_);
+    scheduled_ = false;
+  }
   return false;
 }
 

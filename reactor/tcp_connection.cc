@@ -123,6 +123,9 @@ bool TcpConnection::WriteOutput() {
   if (closed_) return false;
   size_t budget = options_.max_write_per_event;
   size_t written = 0;
+  // Activity is stamped with the time the write began: the peer may see the
+  // bytes (and time may move on) before send() returns to us.
+  const absl::Time began = loop_->Now();
   while (!output_.empty() && budget > 0) {
     const size_t want = std::min(output_.readable_bytes(), budget);
     const ssize_t n = ::send(socket_.fd(), output_.peek(), want, kSendFlags);
@@ -143,7 +146,7 @@ bool TcpConnection::WriteOutput() {
   }
   if (written > 0) {
     bytes_sent_ += written;
-    last_activity_ = loop_->Now();
+    last_activity_ = std::max(last_activity_, began);
     VLOG(1) << "connection " << id_ << ": sent " << written << " bytes to "
             << peer_.ToString();
   }

@@ -33,6 +33,11 @@ bool ThreadPool::TrySubmit(Task task) {
   return true;
 }
 
+bool ThreadPool::stopping() const {
+  absl::MutexLock lock(&mutex_);
+  return stopping_;
+}
+
 size_t ThreadPool::queued() const {
   absl::MutexLock lock(&mutex_);
   return queue_.size();
@@ -56,7 +61,7 @@ void ThreadPool::WorkerLoop() {
 }
 
 size_t ThreadPool::Stop(absl::Duration grace) {
-  size_t dropped = 0;
+  std::deque<Task> dropped_tasks;  // destroyed outside the lock
   {
     absl::MutexLock lock(&mutex_);
     if (threads_.empty()) return 0;
@@ -65,10 +70,11 @@ size_t ThreadPool::Stop(absl::Duration grace) {
       return queue_.empty();
     };
     if (!mutex_.AwaitWithTimeout(absl::Condition(&drained), grace)) {
-      dropped = queue_.size();
-      queue_.clear();
+      dropped_tasks.swap(queue_);
     }
   }
+  const size_t dropped = dropped_tasks.size();
+  dropped_tasks.clear();
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();
   LOG_IF(WARNING, dropped > 0) << "worker pool stopped with " << dropped

@@ -37,6 +37,9 @@ class ThreadPool {
   // `grace`, drops the rest, and joins. Returns how many tasks were dropped.
   size_t Stop(absl::Duration grace);
 
+  // True once Stop began: no new task will be taken.
+  bool stopping() const;
+
   int workers() const { return static_cast<int>(threads_.size()); }
   size_t queued() const;
 

@@ -23,29 +23,16 @@
 #include "gtest/gtest.h"
 #include "reactor/event_loop_pool.h"
 #include "reactor/socket.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/loop_thread.h"
 
 namespace switchboard {
 namespace {
 
+using testing::FakeClock;
 using testing::LoopThread;
 
 // A clock the test moves by hand.
-class ManualClock final : public Clock {
- public:
-  absl::Time Now() const override {
-    absl::MutexLock lock(&mutex_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mutex_);
-    now_ += d;
-  }
-
- private:
-  mutable absl::Mutex mutex_;
-  absl::Time now_ = absl::UnixEpoch() + absl::Hours(1);
-};
 
 // Echoes what arrives and remembers the largest output buffer it saw.
 class EchoHandler final : public ConnectionHandler {
@@ -236,7 +223,7 @@ TEST(TcpServerTest, PeerThatNeverReadsStaysBoundedWhileOthersAreServed) {
 }
 
 TEST(TcpServerTest, IdleTimeoutClosesOnlySilentConnections) {
-  ManualClock clock;
+  FakeClock clock;
   TcpConnectionOptions options;
   options.idle_timeout = absl::Seconds(300);
   EchoServer server(1, 100, options, DefaultPollerKind(), &clock);

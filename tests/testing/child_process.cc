@@ -57,21 +57,38 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>&
   int out_pipe[2] = {-1, -1};
   int terminal_fd = -1;
   int terminal_peer = -1;
+  // Every descriptor made here is close-on-exec (dup2 clears the flag on the
+  // copies the child keeps), so children started from other test threads
+  // never inherit another child's terminal or pipes.
+  auto close_all = [&] {
+    for (int fd : {err_fd, in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1],
+                   terminal_fd, terminal_peer}) {
+      if (fd >= 0) close(fd);
+    }
+  };
   if (options.terminal) {
     if (openpty(&terminal_fd, &terminal_peer, nullptr, nullptr, nullptr) < 0) {
-      close(err_fd);
-      return absl::ErrnoToStatus(errno, "openpty");
+      const int error = errno;
+      close_all();
+      return absl::ErrnoToStatus(error, "openpty");
     }
+    fcntl(terminal_fd, F_SETFD, FD_CLOEXEC);
+    fcntl(terminal_peer, F_SETFD, FD_CLOEXEC);
   } else if (pipe2(in_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0) {
-    close(err_fd);
-    return absl::ErrnoToStatus(errno, "pipe2");
+    const int error = errno;
+    close_all();
+    return absl::ErrnoToStatus(error, "pipe2");
   }
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
 
   const pid_t pid = fork();
-  if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
+  if (pid < 0) {
+    const int error = errno;
+    close_all();
+    return absl::ErrnoToStatus(error, "fork");
+  }
   if (pid == 0) {
     // Child: only async-signal-safe calls from here to exec.
     if (options.terminal) {
@@ -100,8 +117,7 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>&
   if (options.terminal) {
     close(terminal_peer);
     child.stdin_fd_ = terminal_fd;
-    child.stdout_fd_ = dup(terminal_fd);
-    fcntl(child.stdout_fd_, F_SETFD, FD_CLOEXEC);
+    child.stdout_fd_ = fcntl(terminal_fd, F_DUPFD_CLOEXEC, 0);
   } else {
     close(in_pipe[0]);
     close(out_pipe[1]);
