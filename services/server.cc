@@ -63,12 +63,17 @@ absl::Status ValidateConfig(const ServerConfig& config) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--", name, "_port=", it->second, " is not a port (0 to 65535)"));
     }
-    if (auto it = config.framings.find(name);
-        it != config.framings.end() && it->second == Framing::kRaw &&
-        name != "echo") {
+  }
+  for (const auto& [name, framing] : config.framings) {
+    if (framing == Framing::kRaw && name != "echo") {
       return absl::InvalidArgumentError(absl::StrCat(
           "--", name, "_framing=raw: the ", name, " service takes line or length"));
     }
+  }
+  if (!InetAddress::Parse(config.host, 0).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--host=", config.host,
+        " is not an IPv4 or IPv6 address (127.0.0.1, 0.0.0.0, ::1, ::)"));
   }
   if (config.port_search < 0) {
     return absl::InvalidArgumentError("--port_search must be 0 or more");
@@ -124,10 +129,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
     std::vector<uint16_t> skipped;
     absl::StatusOr<Socket> socket =
         ListenWithPortSearch(*address, config.port_search, &skipped);
-    for (uint16_t busy : skipped) {
-      LOG(INFO) << name << ": port " << busy
-                << " is in use by another program; trying the next one (--port_search)";
-    }
     if (!socket.ok()) {
       return absl::UnavailableError(absl::StrCat(
           "cannot listen for ", name, " on ", address->ToString(), ": ",
@@ -138,8 +139,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
     }
     absl::StatusOr<InetAddress> bound = socket->LocalAddress();
     if (!bound.ok()) return bound.status();
-    LOG(INFO) << name << ": listening on " << bound->ToString() << " (tcp)";
-    server->listeners_.push_back(Listener{name, "tcp", *bound});
+    server->listeners_.push_back(Listener{name, "tcp", *bound, skipped});
     server->hosted_.push_back(Hosted{*std::move(service), nullptr, nullptr});
     sockets.push_back(*std::move(socket));
   }
@@ -180,6 +180,7 @@ std::string Server::ListeningLine(const Listener& listener) {
 
 void Server::Start() {
   main_loop_->AssertInLoopThread();
+  started_ = true;
   for (Hosted& hosted : hosted_) hosted.tcp->Start();
 }
 
@@ -187,6 +188,14 @@ void Server::Shutdown() {
   main_loop_->AssertInLoopThread();
   if (stopped_) return;
   stopped_ = true;
+  if (!started_) {
+    // Create() failed part way or Start() never ran: no connection exists,
+    // and a failed start-up must say one thing only.
+    if (io_loops_ != nullptr) io_loops_->Stop();
+    if (workers_ != nullptr) workers_->Stop(absl::ZeroDuration());
+    hosted_.clear();
+    return;
+  }
   const absl::Time deadline = main_loop_->Now() + config_.shutdown_grace;
   LOG(INFO) << "shutdown begun: no new connections; replies under way get "
             << absl::FormatDuration(config_.shutdown_grace) << " to go out";

@@ -57,10 +57,12 @@ class Server {
     std::string service;
     std::string transport;  // "tcp"
     InetAddress address;    // as bound: the real port
+    std::vector<uint16_t> skipped_ports;  // found busy by --port_search
   };
 
   // Binds every listener (an error names the one that failed) and starts
   // the I/O threads and the worker pool; accepts nothing until Start().
+  // Logs nothing, so that a failed start-up says one thing only.
   static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerConfig& config,
                                                         EventLoop* main_loop);
   ~Server();
@@ -93,6 +95,7 @@ class Server {
   std::unique_ptr<ThreadPool> workers_;
   std::vector<Hosted> hosted_;
   std::vector<Listener> listeners_;
+  bool started_ = false;
   bool stopped_ = false;
 };
 

@@ -151,8 +151,12 @@ int Main(int argc, char** argv) {
   gflags::SetVersionString(kVersion);
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   if (argc > 1) FailStartup(absl::StrCat("unexpected argument '", argv[1], "'"));
-  // Events go to the console unless --log_dir asks for files.
-  if (FLAGS_log_dir.empty()) FLAGS_logtostderr = true;
+  // Events go to the console unless --log_dir asks for files. (glog's own
+  // default for log_dir comes from $TEST_TMPDIR or $GOOGLE_LOG_DIR, which
+  // must not silently redirect the events.)
+  if (gflags::GetCommandLineFlagInfoOrDie("log_dir").is_default) {
+    FLAGS_logtostderr = true;
+  }
   google::InitGoogleLogging(argv[0]);
 
   const ServerConfig config = ConfigFromFlags();
@@ -169,14 +173,22 @@ int Main(int argc, char** argv) {
       EventLoop::Create(config.poller);
   if (!main_loop.ok()) FailStartup(main_loop.status().message());
 
-  LOG(INFO) << "Switchboard " << kVersion << " starting: model reactor, poller "
-            << (*main_loop)->poller_name() << ", " << config.io_threads
-            << " I/O thread(s), " << config.workers << " worker(s), dispatch "
-            << FLAGS_dispatch << ", services " << FLAGS_services;
   absl::StatusOr<std::unique_ptr<Server>> server =
       Server::Create(config, main_loop->get());
   if (!server.ok()) FailStartup(server.status().message());
 
+  LOG(INFO) << "Switchboard " << kVersion << " starting: model reactor, poller "
+            << (*main_loop)->poller_name() << ", " << config.io_threads
+            << " I/O thread(s), " << config.workers << " worker(s), dispatch "
+            << FLAGS_dispatch << ", services " << FLAGS_services;
+  for (const Server::Listener& listener : (*server)->listeners()) {
+    for (uint16_t busy : listener.skipped_ports) {
+      LOG(INFO) << listener.service << ": port " << busy
+                << " is in use by another program; tried the next one (--port_search)";
+    }
+    LOG(INFO) << listener.service << ": listening on " << listener.address.ToString()
+              << " (" << listener.transport << ")";
+  }
   for (const Server::Listener& listener : (*server)->listeners()) {
     std::cout << Server::ListeningLine(listener) << "\n";
   }
