@@ -8,6 +8,7 @@
 // end of input (the client half-closes and prints the rest).
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -63,19 +64,34 @@ bool FlagIsDefault(const char* name) {
 }
 
 // Talks to one server connection until either side ends the session.
+//
+// The socket is non-blocking and what is to be sent waits in to_server_, so
+// the client keeps reading replies while a large message goes out: a client
+// that blocked in send() would wait for a server that waits (past its
+// high-water mark) for the client to read. Standard input is read only while
+// less than kMaxUnsent bytes wait, which bounds the client's memory too.
 class InteractiveSession {
  public:
   InteractiveSession(Socket socket, Framing framing, absl::Duration close_timeout)
       : socket_(std::move(socket)),
         framing_(framing),
         codec_(MakeCodec(framing)),
-        close_timeout_(close_timeout) {}
+        close_timeout_(close_timeout),
+        // A length frame needs its size before its bytes, so a line is held
+        // whole up to the frame limit.
+        stream_above_(framing == Framing::kLength ? CodecLimits().max_frame
+                                                  : kStreamAbove) {}
 
   // Returns the process exit status.
   int Run() {
+    if (absl::Status s = socket_.SetNonBlocking(true); !s.ok()) Fail(s.message());
     for (;;) {
-      pollfd fds[2] = {{socket_.fd(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-      const nfds_t count = reading_stdin_ ? 2 : 1;
+      const bool want_stdin =
+          reading_stdin_ && to_server_.readable_bytes() < kMaxUnsent;
+      pollfd fds[2] = {
+          {socket_.fd(), static_cast<short>(POLLIN | (to_server_.empty() ? 0 : POLLOUT)), 0},
+          {STDIN_FILENO, POLLIN, 0}};
+      const nfds_t count = want_stdin ? 2 : 1;
       int timeout_ms = -1;
       if (!reading_stdin_) {
         const absl::Duration left = close_deadline_ - absl::Now();
@@ -91,20 +107,31 @@ class InteractiveSession {
         if (errno == EINTR) continue;
         Fail(absl::StrCat("poll: ", std::strerror(errno)));
       }
-      if (fds[0].revents != 0) {
+      if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
         if (!ReadFromServer()) return exit_status_;
       }
+      if ((fds[0].revents & POLLOUT) != 0) WriteToServer();
       if (count == 2 && fds[1].revents != 0) ReadFromStdin();
     }
   }
 
  private:
+  // Unsent bytes above which standard input waits.
+  static constexpr size_t kMaxUnsent = 1 << 20;
+  // A line longer than this is sent in pieces before its end is seen (raw
+  // and line framing), so a huge line needs no huge buffer.
+  static constexpr size_t kStreamAbove = 64 * 1024;
+  // Bytes kept back from a piece: enough to see "exit\r" whole and to strip
+  // a "\r" before the newline.
+  static constexpr size_t kKeepBack = 8;
+
   // False once the server has closed.
   bool ReadFromServer() {
     const ssize_t n = from_server_.ReadFromFd(socket_.fd());
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) return true;
-      LOG(INFO) << "disconnected: " << std::strerror(errno);
+      LOG(INFO) << "disconnected: " << std::strerror(errno) << " (sent " << bytes_sent_
+                << " bytes, received " << bytes_received_ << ")";
       exit_status_ = 1;
       return false;
     }
@@ -137,53 +164,103 @@ class InteractiveSession {
     std::fflush(stdout);
   }
 
-  void ReadFromStdin() {
-    const ssize_t n = stdin_.ReadFromFd(STDIN_FILENO);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
-    const bool end = n <= 0;
-    for (;;) {
-      absl::string_view pending = stdin_.view();
-      const size_t newline = pending.find('\n');
-      if (newline == absl::string_view::npos) {
-        if (end && !pending.empty()) {
-          SendLine(std::string(pending));
-          stdin_.Clear();
-        }
-        break;
+  void WriteToServer() {
+    while (!to_server_.empty()) {
+      const ssize_t n = send(socket_.fd(), to_server_.peek(), to_server_.readable_bytes(),
+                             MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        LOG(ERROR) << "send failed: " << std::strerror(errno);
+        to_server_.Clear();
+        half_close_pending_ = false;
+        StopReadingStdin();
+        return;
       }
-      std::string line(pending.substr(0, newline));
-      stdin_.Consume(newline + 1);
-      if (!SendLine(line)) return;
+      bytes_sent_ += n;
+      to_server_.Consume(n);
     }
-    if (end && reading_stdin_) {
-      LOG(INFO) << "end of input: half-closing, waiting for the rest of the replies";
+    to_server_.ShrinkIfEmpty(kMaxUnsent);
+    if (half_close_pending_) {
+      half_close_pending_ = false;
       socket_.ShutdownWrite().IgnoreError();
-      StopReadingStdin();
     }
   }
 
-  // False when the line ended the session ("exit").
-  bool SendLine(const std::string& line) {
-    if (!reading_stdin_) return false;
-    Buffer frame;
-    if (framing_ == Framing::kRaw) {
-      frame.Append(line);
-      frame.Append("\n");
-    } else {
-      absl::string_view text = line;
-      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-      codec_->Encode(text, &frame);
-    }
-    if (absl::Status s = socket_.SendAll(frame.view()); !s.ok()) {
-      LOG(ERROR) << "send failed: " << s.message();
+  void ReadFromStdin() {
+    const ssize_t n = stdin_.ReadFromFd(STDIN_FILENO);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n < 0) LOG(ERROR) << "reading standard input: " << std::strerror(errno);
+    const bool end = n <= 0;
+    TakeLines(end);
+    if (end && reading_stdin_) {
+      LOG(INFO) << "end of input: half-closing, waiting for the rest of the replies";
+      half_close_pending_ = true;
       StopReadingStdin();
-      return false;
     }
-    bytes_sent_ += frame.readable_bytes();
-    LOG(INFO) << "sent " << frame.readable_bytes() << " bytes";
-    absl::string_view word = line;
-    if (!word.empty() && word.back() == '\r') word.remove_suffix(1);
-    if (word == "exit") {
+    WriteToServer();
+  }
+
+  // Turns the complete lines read so far into messages. Each byte of input
+  // is looked at once: scanned_ remembers where the search for '\n' stopped.
+  void TakeLines(bool end_of_input) {
+    while (reading_stdin_) {
+      const absl::string_view pending = stdin_.view();
+      const size_t newline = pending.find('\n', scanned_);
+      if (newline != absl::string_view::npos) {
+        const bool go_on = QueueLine(pending.substr(0, newline), /*complete=*/true);
+        stdin_.Consume(newline + 1);
+        scanned_ = 0;
+        if (!go_on) return;
+        continue;
+      }
+      scanned_ = pending.size();
+      if (end_of_input) {
+        if (!pending.empty() || mid_line_) QueueLine(pending, /*complete=*/true);
+        stdin_.Clear();
+        scanned_ = 0;
+      } else if (pending.size() > stream_above_) {
+        QueuePiece(pending.substr(0, pending.size() - kKeepBack));
+        stdin_.Consume(pending.size() - kKeepBack);
+        scanned_ = stdin_.readable_bytes();
+      }
+      return;
+    }
+  }
+
+  // Part of a line whose end has not come yet.
+  void QueuePiece(absl::string_view piece) {
+    mid_line_ = true;
+    if (framing_ == Framing::kLength) {
+      if (!skipping_line_) {
+        LOG(ERROR) << "line longer than " << stream_above_
+                   << " bytes, the largest length frame: not sent";
+        skipping_line_ = true;
+      }
+      return;
+    }
+    to_server_.Append(piece);
+  }
+
+  // The last part of a line (or all of it). False when the line ended the
+  // session ("exit").
+  bool QueueLine(absl::string_view line, bool complete) {
+    const bool whole = !mid_line_;
+    const bool skipped = skipping_line_;
+    mid_line_ = false;
+    skipping_line_ = false;
+    if (skipped) return true;
+    absl::string_view text = line;
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    const size_t before = to_server_.readable_bytes();
+    if (framing_ == Framing::kRaw) {
+      to_server_.Append(line);
+      if (complete) to_server_.Append("\n");
+    } else {
+      codec_->Encode(text, &to_server_);
+    }
+    LOG(INFO) << "sent " << to_server_.readable_bytes() - before << " bytes";
+    if (whole && text == "exit") {
       LOG(INFO) << "sent exit: waiting for the server to close";
       StopReadingStdin();
       return false;
@@ -200,9 +277,15 @@ class InteractiveSession {
   const Framing framing_;
   std::unique_ptr<Codec> codec_;
   const absl::Duration close_timeout_;
+  const size_t stream_above_;
   Buffer from_server_;
   Buffer stdin_;
+  Buffer to_server_;
+  size_t scanned_ = 0;         // stdin_ bytes known to hold no '\n'
+  bool mid_line_ = false;      // part of the current line was sent already
+  bool skipping_line_ = false;  // the current line is being dropped
   bool reading_stdin_ = true;
+  bool half_close_pending_ = false;  // shut down writing once to_server_ drains
   absl::Time close_deadline_;
   uint64_t bytes_sent_ = 0;
   uint64_t bytes_received_ = 0;
@@ -214,7 +297,12 @@ int Main(int argc, char** argv) {
       "Switchboard interactive client: sends each line of input, prints the replies.\n"
       "  client [--service=echo] [--host=127.0.0.1] [--port=7007] [--bind=127.0.0.2]");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
-  if (FLAGS_log_dir.empty()) FLAGS_logtostderr = true;
+  // Events go to the console unless --log_dir asks for files. (glog's own
+  // default for log_dir comes from $TEST_TMPDIR or $GOOGLE_LOG_DIR, which
+  // must not silently redirect the events.)
+  if (gflags::GetCommandLineFlagInfoOrDie("log_dir").is_default) {
+    FLAGS_logtostderr = true;
+  }
   google::InitGoogleLogging(argv[0]);
 
   ServiceDefaults defaults;
