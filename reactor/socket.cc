@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -93,12 +94,22 @@ absl::StatusOr<Socket> Socket::Connect(const InetAddress& peer,
   if (local != nullptr) {
     if (absl::Status s = socket->Bind(*local); !s.ok()) return s;
   }
-  int rc;
-  do {
-    rc = ::connect(socket->fd(), peer.sockaddr_ptr(), peer.length());
-  } while (rc < 0 && errno == EINTR);
-  if (rc < 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("connect to ", peer.ToString()));
+  int error = 0;
+  if (::connect(socket->fd(), peer.sockaddr_ptr(), peer.length()) < 0) {
+    error = errno;
+    if (error == EINTR) {
+      // The connection goes on in the background and connect() must not be
+      // called again (EALREADY): wait until it is settled, then ask how.
+      pollfd watch{socket->fd(), POLLOUT, 0};
+      int ready;
+      do {
+        ready = ::poll(&watch, 1, -1);
+      } while (ready < 0 && errno == EINTR);
+      error = ready < 0 ? errno : socket->TakeError();
+    }
+  }
+  if (error != 0) {
+    return absl::ErrnoToStatus(error, absl::StrCat("connect to ", peer.ToString()));
   }
   return socket;
 }

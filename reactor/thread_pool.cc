@@ -33,11 +33,6 @@ bool ThreadPool::TrySubmit(Task task) {
   return true;
 }
 
-bool ThreadPool::stopping() const {
-  absl::MutexLock lock(&mutex_);
-  return stopping_;
-}
-
 size_t ThreadPool::queued() const {
   absl::MutexLock lock(&mutex_);
   return queue_.size();
@@ -66,6 +61,7 @@ size_t ThreadPool::Stop(absl::Duration grace) {
     absl::MutexLock lock(&mutex_);
     if (threads_.empty()) return 0;
     stopping_ = true;
+    stopping_flag_.store(true, std::memory_order_release);
     auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       return queue_.empty();
     };

@@ -8,6 +8,7 @@
 #define SWITCHBOARD_REACTOR_THREAD_POOL_H_
 
 #include <cstddef>
+#include <atomic>
 #include <deque>
 #include <thread>
 #include <vector>
@@ -37,8 +38,9 @@ class ThreadPool {
   // `grace`, drops the rest, and joins. Returns how many tasks were dropped.
   size_t Stop(absl::Duration grace);
 
-  // True once Stop began: no new task will be taken.
-  bool stopping() const;
+  // True once Stop began: no new task will be taken. Takes no lock, so it
+  // may be asked while holding another.
+  bool stopping() const { return stopping_flag_.load(std::memory_order_acquire); }
 
   int workers() const { return static_cast<int>(threads_.size()); }
   size_t queued() const;
@@ -51,6 +53,7 @@ class ThreadPool {
   mutable absl::Mutex mutex_;
   std::deque<Task> queue_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  std::atomic<bool> stopping_flag_{false};  // stopping_, readable without the lock
 };
 
 }  // namespace switchboard

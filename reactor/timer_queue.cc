@@ -48,10 +48,14 @@ absl::Time TimerQueue::NextDeadline() {
 
 int TimerQueue::RunExpired(absl::Time now) {
   int ran = 0;
+  // Timers added by the callbacks of this pass wait for the next one, so a
+  // callback that schedules a due timer cannot keep the loop here for ever.
+  const TimerId first_new = next_id_;
   for (;;) {
     DropStaleTop();
     if (heap_.empty() || heap_.front().when > now) break;
     const TimerId id = heap_.front().id;
+    if (id >= first_new) break;
     std::pop_heap(heap_.begin(), heap_.end());
     heap_.pop_back();
     auto it = timers_.find(id);

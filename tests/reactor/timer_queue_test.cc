@@ -7,6 +7,7 @@
 
 #include "reactor/timer_queue.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -180,6 +181,24 @@ TEST(TimerQueueTest, ACallbackMayAddTimers) {
   EXPECT_EQ(timers.NextDeadline(), At(50));
   EXPECT_EQ(timers.RunExpired(At(50)), 1);
   EXPECT_EQ(fired, (std::vector<std::string>{"outer", "inner"}));
+}
+
+// A callback that schedules a timer already due (a zero delay, say) must not
+// keep RunExpired going: with a clock that does not move, that would never
+// end. The new timer runs on the next pass.
+TEST(TimerQueueTest, ATimerAddedDueDuringAPassWaitsForTheNextPass) {
+  TimerQueue timers;
+  int runs = 0;
+  std::function<void()> again = [&] {
+    ++runs;
+    timers.Add(At(10), absl::ZeroDuration(), again);
+  };
+  timers.Add(At(10), absl::ZeroDuration(), again);
+  EXPECT_EQ(timers.RunExpired(At(10)), 1);
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(timers.NextDeadline(), At(10));
+  EXPECT_EQ(timers.RunExpired(At(10)), 1);
+  EXPECT_EQ(runs, 2);
 }
 
 TEST(TimerQueueTest, EarlierDeadlinesRunFirst) {

@@ -1,7 +1,8 @@
 // Copyright Switchboard authors.
 //
 // tsan_absl_sync.cc: tells ThreadSanitizer about the synchronization that
-// the system's Abseil performs, for TSan builds of tests only.
+// the system's Abseil performs, in TSan builds (tests and the binaries they
+// start).
 //
 // Why: Debian's libabsl_synchronization.so is not built with -fsanitize=thread,
 // so TSan cannot see absl::Mutex, CondVar, Notification or BlockingCounter
