@@ -4,6 +4,8 @@
 
 #include <time.h>
 
+#include "absl/time/clock.h"
+
 namespace switchboard {
 
 absl::Time MonotonicClock::Now() const {
@@ -14,6 +16,13 @@ absl::Time MonotonicClock::Now() const {
 
 Clock* RealClock() {
   static MonotonicClock* const clock = new MonotonicClock();
+  return clock;
+}
+
+absl::Time CalendarClock::Now() const { return absl::Now(); }
+
+Clock* WallClock() {
+  static CalendarClock* const clock = new CalendarClock();
   return clock;
 }
 

@@ -14,12 +14,13 @@ namespace switchboard {
 class Clock {
  public:
   virtual ~Clock() = default;
-  // Returns the current time; never goes backwards.
+  // Returns the current time.
   virtual absl::Time Now() const = 0;
 };
 
 // Monotonic time (CLOCK_MONOTONIC), expressed as an absl::Time so that
-// deadlines compose with absl::Duration. Not related to the calendar.
+// deadlines compose with absl::Duration. Never goes backwards; not related
+// to the calendar, so never stored: a reboot starts it again.
 class MonotonicClock final : public Clock {
  public:
   absl::Time Now() const override;
@@ -27,6 +28,16 @@ class MonotonicClock final : public Clock {
 
 // The process-wide monotonic clock.
 Clock* RealClock();
+
+// Calendar time (CLOCK_REALTIME): for timestamps that outlive the process,
+// such as session expiry. May jump when the system's time is set.
+class CalendarClock final : public Clock {
+ public:
+  absl::Time Now() const override;
+};
+
+// The process-wide calendar clock.
+Clock* WallClock();
 
 }  // namespace switchboard
 
