@@ -9,18 +9,15 @@
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
 #include "reactor/acceptor.h"
+#include "services/auth_service.h"
 #include "services/echo_service.h"
+#include "services/identity_service.h"
+#include "services/store/sqlite_store.h"
 
 namespace switchboard {
 namespace {
 
 constexpr size_t kWorkerQueue = 1 << 16;
-
-absl::StatusOr<std::unique_ptr<Service>> MakeService(absl::string_view name) {
-  if (name == "echo") return std::unique_ptr<Service>(new EchoService());
-  return absl::UnimplementedError(
-      absl::StrCat("the ", name, " service is not available in this build"));
-}
 
 int DefaultPort(absl::string_view service) {
   if (service == "echo") return 7007;
@@ -90,6 +87,12 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (config.echo_chunk < 1 || config.echo_chunk > (1 << 20)) {
     return absl::InvalidArgumentError("--echo_chunk must be between 1 and 1048576");
   }
+  if (config.session_ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--session_ttl must be positive");
+  }
+  if (config.data_dir.empty()) {
+    return absl::InvalidArgumentError("--data_dir must name a directory");
+  }
   if (config.idle_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--idle_timeout must be positive");
   }
@@ -104,14 +107,68 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   return absl::OkStatus();
 }
 
-Server::Server(const ServerConfig& config, EventLoop* main_loop)
-    : config_(config), main_loop_(main_loop), limit_(config.max_connections) {}
+// Sessions stay in the store until they expire; an hourly sweep (and one at
+// start-up) keeps the table from growing with every login.
+constexpr absl::Duration kSessionPurgeInterval = absl::Hours(1);
+
+Server::Server(const ServerConfig& config, EventLoop* main_loop, const Clock* calendar)
+    : config_(config),
+      main_loop_(main_loop),
+      calendar_(calendar),
+      limit_(config.max_connections) {}
+
+absl::Status Server::OpenStore() {
+  const auto& services = config_.services;
+  const bool needs_store =
+      std::find(services.begin(), services.end(), "identity") != services.end() ||
+      std::find(services.begin(), services.end(), "auth") != services.end();
+  if (!needs_store) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(config_.data_dir);
+  if (!store.ok()) return store.status();
+  store_ = *std::move(store);
+  if (std::find(services.begin(), services.end(), "auth") != services.end()) {
+    if (absl::Status s = PasswordHasher::InitSodium(); !s.ok()) return s;
+    hasher_ = std::make_unique<PasswordHasher>(config_.pwhash_cost);
+    limiter_ = std::make_unique<FailureLimiter>(main_loop_->clock());
+  }
+  return absl::OkStatus();
+}
+
+void Server::PurgeExpiredSessions() {
+  // The pool, not this loop: the store blocks. If the queue is full the
+  // next sweep catches up.
+  Store* store = store_.get();
+  const Clock* calendar = calendar_;
+  workers_->TrySubmit([store, calendar] {
+    absl::StatusOr<int> purged = store->DeleteExpiredSessions(calendar->Now());
+    if (!purged.ok()) {
+      LOG(WARNING) << "store: dropping expired sessions failed: " << purged.status();
+    } else if (*purged > 0) {
+      LOG(INFO) << "store: dropped " << *purged << " expired session(s)";
+    }
+  });
+}
+
+absl::StatusOr<std::unique_ptr<Service>> Server::MakeService(absl::string_view name) {
+  if (name == "echo") return std::unique_ptr<Service>(new EchoService());
+  if (name == "identity") return std::unique_ptr<Service>(new IdentityService(store_.get()));
+  if (name == "auth") {
+    AuthServiceOptions options;
+    options.session_ttl = config_.session_ttl;
+    return std::unique_ptr<Service>(new AuthService(store_.get(), hasher_.get(),
+                                                    limiter_.get(), calendar_, options));
+  }
+  return absl::UnimplementedError(
+      absl::StrCat("the ", name, " service is not available in this build"));
+}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& config,
-                                                       EventLoop* main_loop) {
+                                                       EventLoop* main_loop,
+                                                       const Clock* calendar) {
   main_loop->AssertInLoopThread();
   if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
-  std::unique_ptr<Server> server(new Server(config, main_loop));
+  std::unique_ptr<Server> server(new Server(config, main_loop, calendar));
+  if (absl::Status s = server->OpenStore(); !s.ok()) return s;
 
   // Bind first, so that a busy port fails before any thread starts.
   std::vector<Socket> sockets;
@@ -124,7 +181,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
       return absl::InvalidArgumentError(absl::StrCat(
           "--host=", config.host, " is not an IPv4 or IPv6 address"));
     }
-    absl::StatusOr<std::unique_ptr<Service>> service = MakeService(name);
+    absl::StatusOr<std::unique_ptr<Service>> service = server->MakeService(name);
     if (!service.ok()) return service.status();
     std::vector<uint16_t> skipped;
     absl::StatusOr<Socket> socket =
@@ -182,12 +239,17 @@ void Server::Start() {
   main_loop_->AssertInLoopThread();
   started_ = true;
   for (Hosted& hosted : hosted_) hosted.tcp->Start();
+  if (hasher_ != nullptr) {
+    PurgeExpiredSessions();
+    purge_timer_ = main_loop_->RunEvery(kSessionPurgeInterval, [this] { PurgeExpiredSessions(); });
+  }
 }
 
 void Server::Shutdown() {
   main_loop_->AssertInLoopThread();
   if (stopped_) return;
   stopped_ = true;
+  if (purge_timer_.has_value()) main_loop_->CancelTimer(*purge_timer_);
   if (!started_) {
     // Create() failed part way or Start() never ran: no connection exists,
     // and a failed start-up must say one thing only.

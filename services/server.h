@@ -8,20 +8,25 @@
 #define SWITCHBOARD_SERVICES_SERVER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "reactor/clock.h"
 #include "reactor/codec.h"
 #include "reactor/event_loop.h"
 #include "reactor/event_loop_pool.h"
 #include "reactor/poller.h"
 #include "reactor/tcp_server.h"
 #include "reactor/thread_pool.h"
+#include "services/auth/failure_limiter.h"
+#include "services/auth/password_hasher.h"
 #include "services/service.h"
 #include "services/service_host.h"
+#include "services/store/store.h"
 
 namespace switchboard {
 
@@ -44,6 +49,10 @@ struct ServerConfig {
   absl::Duration shutdown_grace = absl::Seconds(2);
   int max_connections = 10000;
   size_t echo_chunk = 1024;
+  // identity and auth
+  std::string data_dir = "./switchboard-data";
+  PwhashCost pwhash_cost = PwhashCost::kInteractive;
+  absl::Duration session_ttl = absl::Hours(24);
 };
 
 // Checks what flags alone cannot: known and distinct services, framings
@@ -63,8 +72,11 @@ class Server {
   // Binds every listener (an error names the one that failed) and starts
   // the I/O threads and the worker pool; accepts nothing until Start().
   // Logs nothing, so that a failed start-up says one thing only.
+  // `calendar` dates what outlives the process (session expiry); tests
+  // pass a fake one.
   static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerConfig& config,
-                                                        EventLoop* main_loop);
+                                                        EventLoop* main_loop,
+                                                        const Clock* calendar = WallClock());
   ~Server();
 
   // In the order of config.services.
@@ -80,7 +92,7 @@ class Server {
   int open_connections() const { return limit_.open(); }
 
  private:
-  Server(const ServerConfig& config, EventLoop* main_loop);
+  Server(const ServerConfig& config, EventLoop* main_loop, const Clock* calendar);
 
   struct Hosted {
     std::unique_ptr<Service> service;
@@ -88,13 +100,26 @@ class Server {
     std::unique_ptr<TcpServer> tcp;
   };
 
+  // Opens what the identity and auth services share, when either runs.
+  absl::Status OpenStore();
+  absl::StatusOr<std::unique_ptr<Service>> MakeService(absl::string_view name);
+  // Drops expired sessions, on the worker pool; runs hourly.
+  void PurgeExpiredSessions();
+
   const ServerConfig config_;
   EventLoop* const main_loop_;
+  const Clock* const calendar_;
   ConnectionLimit limit_;
+  // Shared by the services; declared before the threads so that they are
+  // destroyed after them.
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<PasswordHasher> hasher_;
+  std::unique_ptr<FailureLimiter> limiter_;
   std::unique_ptr<EventLoopPool> io_loops_;
   std::unique_ptr<ThreadPool> workers_;
   std::vector<Hosted> hosted_;
   std::vector<Listener> listeners_;
+  std::optional<TimerId> purge_timer_;
   bool started_ = false;
   bool stopped_ = false;
 };

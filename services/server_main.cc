@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -23,9 +25,9 @@
 DEFINE_string(host, "127.0.0.1",
               "Address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 "
               "for every IPv4 interface, :: for IPv6 and IPv4 (dual-stack)");
-DEFINE_string(services, "echo",
-              "Services to run, comma-separated, announced in this order "
-              "(echo; identity, auth and chat are not built yet)");
+DEFINE_string(services, "echo,identity,auth",
+              "Services to run, comma-separated, announced in this order: "
+              "echo, identity, auth (chat is not in this version)");
 DEFINE_int32(echo_port, 7007, "TCP port of the echo service (0: any free port)");
 DEFINE_int32(identity_port, 7008, "TCP port of the identity service (0: any free port)");
 DEFINE_int32(auth_port, 7009, "TCP port of the auth service (0: any free port)");
@@ -115,15 +117,20 @@ ServerConfig ConfigFromFlags() {
   }
   config.idle_timeout = DurationFlag("idle_timeout", FLAGS_idle_timeout);
   config.shutdown_grace = DurationFlag("shutdown_grace", FLAGS_shutdown_grace);
-  DurationFlag("session_ttl", FLAGS_session_ttl);
+  config.session_ttl = DurationFlag("session_ttl", FLAGS_session_ttl);
   DurationFlag("chat_timeout", FLAGS_chat_timeout);
   config.max_connections = FLAGS_max_connections;
   if (FLAGS_echo_chunk < 1) FailStartup("--echo_chunk must be at least 1");
   config.echo_chunk = static_cast<size_t>(FLAGS_echo_chunk);
-  const std::string& cost = FLAGS_pwhash_cost;
-  if (cost != "interactive" && cost != "moderate" && cost != "sensitive" && cost != "min") {
-    FailStartup(absl::StrCat("--pwhash_cost=", cost,
-                             " is not one of interactive, moderate, sensitive, min"));
+  absl::StatusOr<PwhashCost> cost = ParsePwhashCost(FLAGS_pwhash_cost);
+  if (!cost.ok()) FailStartup(absl::StrCat("--pwhash_cost: ", cost.status().message()));
+  config.pwhash_cost = *cost;
+  config.data_dir = FLAGS_data_dir;
+  // Under `bazel run` the process starts in the runfiles tree; a relative
+  // --data_dir means the directory the command was typed in.
+  if (const char* typed_in = std::getenv("BUILD_WORKING_DIRECTORY");
+      typed_in != nullptr && !config.data_dir.empty() && config.data_dir[0] != '/') {
+    config.data_dir = absl::StrCat(typed_in, "/", config.data_dir);
   }
   if (absl::Status s = ValidateConfig(config); !s.ok()) FailStartup(s.message());
   return config;
@@ -181,6 +188,11 @@ int Main(int argc, char** argv) {
             << (*main_loop)->poller_name() << ", " << config.io_threads
             << " I/O thread(s), " << config.workers << " worker(s), dispatch "
             << FLAGS_dispatch << ", services " << FLAGS_services;
+  if (config.pwhash_cost == PwhashCost::kMin &&
+      absl::StrContains(FLAGS_services, "auth")) {
+    LOG(WARNING) << "--pwhash_cost=min: passwords are hashed at libsodium's minimum "
+                    "cost, which is for tests only and easy to brute-force";
+  }
   for (const Server::Listener& listener : (*server)->listeners()) {
     for (uint16_t busy : listener.skipped_ports) {
       LOG(INFO) << listener.service << ": port " << busy
