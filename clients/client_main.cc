@@ -19,10 +19,12 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/prompt.h"
+#include "clients/token_file.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 #include "reactor/buffer.h"
@@ -35,6 +37,9 @@ DEFINE_int32(port, 0, "Server port (default: the service's, 7007 for echo)");
 DEFINE_string(service, "echo", "Service to talk to: echo, identity or auth");
 DEFINE_string(framing, "", "raw, line or length (default: the service's)");
 DEFINE_string(bind, "", "Local address to connect from, e.g. 127.0.0.2");
+DEFINE_string(token_file, "",
+              "auth: where the session token is kept between runs (default: "
+              "$XDG_STATE_HOME/switchboard/token-HOST-PORT, or under ~/.local/state)");
 DEFINE_string(close_timeout, "10s",
               "After the end of input, how long to wait for the server to close");
 
@@ -72,8 +77,13 @@ bool FlagIsDefault(const char* name) {
 // less than kMaxUnsent bytes wait, which bounds the client's memory too.
 class InteractiveSession {
  public:
-  InteractiveSession(Socket socket, Framing framing, absl::Duration close_timeout)
-      : socket_(std::move(socket)),
+  // `token_file` (auth only, else null): a saved token is offered with
+  // RESUME after the greeting; tokens handed out are saved; LOGOUT and a
+  // refused token remove it.
+  InteractiveSession(Socket socket, Framing framing, absl::Duration close_timeout,
+                     std::optional<TokenFile> token_file)
+      : token_file_(std::move(token_file)),
+        socket_(std::move(socket)),
         framing_(framing),
         codec_(MakeCodec(framing)),
         close_timeout_(close_timeout),
@@ -86,8 +96,12 @@ class InteractiveSession {
   int Run() {
     if (absl::Status s = socket_.SetNonBlocking(true); !s.ok()) Fail(s.message());
     for (;;) {
-      const bool want_stdin =
-          reading_stdin_ && to_server_.readable_bytes() < kMaxUnsent;
+      // With a saved token, input waits for the greeting (or a few
+      // seconds), so that RESUME goes first.
+      const bool held_for_greeting =
+          token_file_.has_value() && !greeted_ && absl::Now() < greeting_deadline_;
+      const bool want_stdin = reading_stdin_ && !held_for_greeting &&
+                              to_server_.readable_bytes() < kMaxUnsent;
       pollfd fds[2] = {
           {socket_.fd(), static_cast<short>(POLLIN | (to_server_.empty() ? 0 : POLLOUT)), 0},
           {STDIN_FILENO, POLLIN, 0}};
@@ -101,6 +115,9 @@ class InteractiveSession {
           return 1;
         }
         timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+      } else if (held_for_greeting) {
+        timeout_ms = static_cast<int>(
+                         absl::ToInt64Milliseconds(greeting_deadline_ - absl::Now())) + 1;
       }
       const int ready = poll(fds, count, timeout_ms);
       if (ready < 0) {
@@ -157,11 +174,40 @@ class InteractiveSession {
              DecodeStatus::kMessage) {
         std::fwrite(frame.message.data(), 1, frame.message.size(), stdout);
         std::fputc('\n', stdout);
+        if (token_file_.has_value()) KeepToken(frame.message);
         from_server_.Consume(frame.consumed);
         if (from_server_.empty()) break;
       }
     }
     std::fflush(stdout);
+  }
+
+  // Follows the auth dialogue for the token: offers the saved one after the
+  // greeting, saves new ones, forgets refused or logged-out ones.
+  void KeepToken(absl::string_view reply) {
+    if (!greeted_) {
+      greeted_ = true;
+      if (std::optional<std::string> saved = token_file_->Load(); saved.has_value()) {
+        LOG(INFO) << "resuming the session saved in " << token_file_->path();
+        resuming_ = true;
+        const size_t before = to_server_.readable_bytes();
+        codec_->Encode(absl::StrCat("RESUME ", *saved), &to_server_);
+        LOG(INFO) << "sent " << to_server_.readable_bytes() - before << " bytes";
+        WriteToServer();
+      }
+      return;
+    }
+    if (std::optional<std::string> token = TokenInReply(reply); token.has_value()) {
+      if (absl::Status s = token_file_->Save(*token); s.ok()) {
+        LOG(INFO) << "session token saved in " << token_file_->path();
+      } else {
+        LOG(WARNING) << "could not save the session token: " << s.message();
+      }
+    } else if ((resuming_ && absl::StartsWith(reply, "401 ")) || reply == "200 logged out") {
+      token_file_->Remove().IgnoreError();
+      LOG(INFO) << "session token removed from " << token_file_->path();
+    }
+    resuming_ = false;
   }
 
   void WriteToServer() {
@@ -273,6 +319,10 @@ class InteractiveSession {
     close_deadline_ = absl::Now() + close_timeout_;
   }
 
+  const std::optional<TokenFile> token_file_;
+  bool greeted_ = false;   // the server's first reply has come
+  const absl::Time greeting_deadline_ = absl::Now() + absl::Seconds(3);
+  bool resuming_ = false;  // a saved token was offered; its answer is next
   Socket socket_;
   const Framing framing_;
   std::unique_ptr<Codec> codec_;
@@ -363,7 +413,13 @@ int Main(int argc, char** argv) {
         socket->LocalAddress().ok() ? socket->LocalAddress()->ToString() : "?";
     LOG(INFO) << "connected to " << FLAGS_service << " at " << address.ToString()
               << " from " << from << " (" << FramingName(framing) << " framing)";
-    InteractiveSession session(*std::move(socket), framing, close_timeout);
+    std::optional<TokenFile> token_file;
+    if (FLAGS_service == "auth") {
+      token_file.emplace(FLAGS_token_file.empty() ? TokenFile::DefaultPath(host, port)
+                                                  : FLAGS_token_file);
+    }
+    InteractiveSession session(*std::move(socket), framing, close_timeout,
+                               std::move(token_file));
     return session.Run();
   }
   if (last_error.ok()) {
