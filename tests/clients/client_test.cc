@@ -408,3 +408,63 @@ TEST_F(ClientTest, AtATerminalEndOfInputWhileAskingFails) {
 
 }  // namespace
 }  // namespace switchboard::testing
+
+// --- identity and auth -------------------------------------------------------
+
+namespace switchboard::testing {
+namespace {
+
+TEST(ClientServicesTest, IdentityDialogueThroughTheClient) {
+  IgnoreSigpipe();
+  absl::StatusOr<ServerProcess> server = ServerProcess::Start({"identity"}, {});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::vector<std::string> argv = {ClientPath(), "--service=identity",
+                                         "--host=127.0.0.1",
+                                         absl::StrCat("--port=", server->port("identity")),
+                                         "--bind=127.0.9.1"};
+  RunResult first = RunWithInput(argv, "Ada\nNAME Ada Lovelace\nexit\n");
+  EXPECT_EQ(first.out,
+            "300 Hello, stranger. What is your name?\n"
+            "201 Nice to meet you, Ada!\n"
+            "200 Renamed to Ada Lovelace.\n"
+            "221 Bye, Ada Lovelace.\n")
+      << first.err;
+  EXPECT_EQ(first.status, 0) << first.err;
+  RunResult second = RunWithInput(argv, "exit\n");
+  EXPECT_EQ(second.out, "200 Hello, Ada Lovelace!\n221 Bye, Ada Lovelace.\n") << second.err;
+}
+
+TEST(ClientServicesTest, AuthTokenIsKeptAndResumedOnTheNextRun) {
+  IgnoreSigpipe();
+  absl::StatusOr<ServerProcess> server = ServerProcess::Start({"auth"}, {});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string token_file = TempPath("token") + "/token";
+  const std::vector<std::string> argv = {ClientPath(), "--service=auth", "--host=127.0.0.1",
+                                         absl::StrCat("--port=", server->port("auth")),
+                                         "--bind=127.0.9.2", "--token_file=" + token_file};
+  RunResult first = RunWithInput(argv, "REGISTER ada correct-horse\nexit\n");
+  EXPECT_THAT(first.out, HasSubstr("201 registered ada; session ")) << first.err;
+  EXPECT_THAT(first.err, HasSubstr("session token saved in " + token_file));
+
+  // The next run resumes without being asked to.
+  RunResult second = RunWithInput(argv, "WHOAMI\nLOGOUT\nexit\n");
+  EXPECT_EQ(second.out,
+            "220 auth ready; known as ada: LOGIN <password>\n"
+            "200 welcome back ada\n"
+            "200 ada\n"
+            "200 logged out\n"
+            "221 Bye.\n")
+      << second.err;
+  EXPECT_THAT(second.err, HasSubstr("session token removed"));
+
+  // Logged out: nothing to resume.
+  RunResult third = RunWithInput(argv, "WHOAMI\nexit\n");
+  EXPECT_EQ(third.out,
+            "220 auth ready; known as ada: LOGIN <password>\n"
+            "401 not logged in\n"
+            "221 Bye.\n")
+      << third.err;
+}
+
+}  // namespace
+}  // namespace switchboard::testing

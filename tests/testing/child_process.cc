@@ -261,7 +261,9 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(const std::vector<std::string
     for (const std::string& flag : flags) given |= absl::StartsWith(flag, port_flag);
     if (!given) argv.push_back(port_flag + "0");
   }
+  // Defaults for tests; a flag in `flags` comes later and wins.
   argv.push_back(absl::StrCat("--data_dir=", TempPath("data")));
+  argv.push_back("--pwhash_cost=min");
   argv.insert(argv.end(), flags.begin(), flags.end());
   absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv, options);
   if (!child.ok()) return child.status();

@@ -85,8 +85,9 @@ class ChildProcess {
 };
 
 // The server binary, started with `flags` plus --<service>_port=0 for each
-// of `services` (unless the flags set the port), waiting for its listening
-// lines.
+// of `services` (unless the flags set the port), a fresh --data_dir and
+// --pwhash_cost=min (unless the flags say otherwise), waiting for its
+// listening lines.
 class ServerProcess {
  public:
   static absl::StatusOr<ServerProcess> Start(const std::vector<std::string>& services,
