@@ -336,4 +336,11 @@ void BlockingCounter::Wait() {
 ABSL_NAMESPACE_END
 }  // namespace absl
 
+// One more blind spot of the uninstrumented Abseil: absl::StrError (behind
+// absl::ErrnoToStatus) fills a table once, in a function-local static whose
+// guard TSan cannot see, so two threads formatting an errno are reported.
+extern "C" const char* __tsan_default_suppressions() {
+  return "race:libabsl_strerror.so\n";
+}
+
 #endif  // __SANITIZE_THREAD__

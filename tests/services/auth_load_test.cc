@@ -67,23 +67,26 @@ TEST(AuthLoadTest, EchoStaysPromptWhileLoginsSaturateThePool) {
     });
   }
 
+  // No ASSERT until the login threads are joined: they must not outlive
+  // the test body.
   absl::StatusOr<Socket> echo =
       Socket::Connect(*InetAddress::Parse("127.0.0.1", server->port("echo")));
-  ASSERT_TRUE(echo.ok()) << echo.status();
-  ASSERT_TRUE(echo->SetReceiveTimeout(absl::Seconds(30)).ok());
+  absl::Status echo_status = echo.status();
+  if (echo_status.ok()) echo_status = echo->SetReceiveTimeout(absl::Seconds(30));
   absl::Duration worst_echo;
   int round_trips = 0;
   const std::string chunk(1024, 'e');
   std::string back(chunk.size(), '\0');
-  while (running.load() > 0) {
+  while (echo_status.ok() && running.load() > 0) {
     const absl::Time start = absl::Now();
-    ASSERT_TRUE(echo->SendAll(chunk).ok());
-    ASSERT_TRUE(echo->ReceiveExactly(back.data(), back.size()).ok());
+    echo_status = echo->SendAll(chunk);
+    if (echo_status.ok()) echo_status = echo->ReceiveExactly(back.data(), back.size());
     worst_echo = std::max(worst_echo, absl::Now() - start);
     ++round_trips;
     absl::SleepFor(absl::Milliseconds(5));
   }
   for (std::thread& thread : threads) thread.join();
+  ASSERT_TRUE(echo_status.ok()) << echo_status;
 
   ASSERT_EQ(login_times.size(), static_cast<size_t>(kLoginClients * kLoginsEach));
   std::sort(login_times.begin(), login_times.end());

@@ -329,5 +329,29 @@ TEST(AuthServiceLengthFramingTest, FramesAndNonUtf8) {
   EXPECT_EQ(client->Ask("WHOAMI"), "200 heidi");
 }
 
+TEST(AuthServiceLengthFramingTest, AFrameOverOneMebibyteClosesWithNoReply) {
+  InProcessServer server([] {
+    ServerConfig config = AuthConfig(TempPath("auth-big-frame"));
+    config.framings = {{"auth", Framing::kLength}};
+    return config;
+  }());
+  ASSERT_TRUE(server.ok()) << server.status();
+  absl::StatusOr<TextClient> client =
+      TextClient::Connect(server.port("auth"), "127.0.6.131", Framing::kLength);
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_EQ(client->Next(), kGreeting);
+  EXPECT_EQ(client->Ask(""), "500 unknown command") << "an empty frame is a message";
+  client->SendRaw(std::string("\x00\x10\x00\x01", 4));  // 1 MiB + 1
+  EXPECT_TRUE(client->ClosedByServer());
+}
+
+TEST_F(AuthServiceTest, AnOverlongLineGets400AndClose) {
+  TextClient client = Connect("127.0.6.132");
+  EXPECT_EQ(client.Ask(""), "500 unknown command") << "an empty line is a message";
+  client.SendRaw("LOGIN " + std::string(5000, 'x') + "\n");
+  EXPECT_EQ(client.Next(), "400 line too long");
+  EXPECT_TRUE(client.ClosedByServer());
+}
+
 }  // namespace
 }  // namespace switchboard

@@ -203,5 +203,26 @@ TEST(IdentityServiceIpv6Test, MappedIpv4CountsAsIpv4) {
   EXPECT_EQ(client->Next(), "200 Hello, Mapped May!");
 }
 
+TEST(IdentityServiceIpv6Test, Ipv6ClientIsKnownByItsIpv6Address) {
+  const std::string data_dir = TempPath("identity-v6-native");
+  ServerConfig config = IdentityConfig(data_dir);
+  config.host = "::";
+  InProcessServer server(config);
+  ASSERT_TRUE(server.ok()) << server.status();
+  {
+    absl::StatusOr<TextClient> client = TextClient::Connect(server.port("identity"), "::1");
+    ASSERT_TRUE(client.ok()) << client.status();
+    ASSERT_EQ(client->Next(), kQuestion);
+    ASSERT_EQ(client->Ask("Six"), "201 Nice to meet you, Six!");
+  }
+  absl::StatusOr<TextClient> again = TextClient::Connect(server.port("identity"), "::1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->Next(), "200 Hello, Six!");
+  // ::1 and 127.0.0.1 are different clients.
+  absl::StatusOr<TextClient> v4 = TextClient::Connect(server.port("identity"), "127.0.0.1");
+  ASSERT_TRUE(v4.ok()) << v4.status();
+  EXPECT_EQ(v4->Next(), kQuestion);
+}
+
 }  // namespace
 }  // namespace switchboard

@@ -10,10 +10,11 @@ namespace switchboard::testing {
 
 absl::StatusOr<TextClient> TextClient::Connect(int port, absl::string_view from,
                                                Framing framing, absl::Duration timeout) {
-  absl::StatusOr<InetAddress> peer = InetAddress::Parse("127.0.0.1", port);
-  if (!peer.ok()) return peer.status();
   absl::StatusOr<InetAddress> local = InetAddress::Parse(from, 0);
   if (!local.ok()) return local.status();
+  const bool v6 = absl::StrContains(from, ':');
+  absl::StatusOr<InetAddress> peer = InetAddress::Parse(v6 ? "::1" : "127.0.0.1", port);
+  if (!peer.ok()) return peer.status();
   absl::StatusOr<Socket> socket = Socket::Connect(*peer, &*local);
   if (!socket.ok()) return socket.status();
   if (absl::Status s = socket->SetReceiveTimeout(timeout); !s.ok()) return s;

@@ -25,7 +25,8 @@ namespace switchboard::testing {
 
 class TextClient {
  public:
-  // Connects to 127.0.0.1:`port` from `from` (any 127.0.0.0/8 address).
+  // Connects to the loopback `port` from `from`: 127.0.0.1 from any
+  // 127.0.0.0/8 address, [::1] from ::1.
   static absl::StatusOr<TextClient> Connect(int port, absl::string_view from = "127.0.0.1",
                                             Framing framing = Framing::kLine,
                                             absl::Duration timeout = absl::Seconds(10));
