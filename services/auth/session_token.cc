@@ -4,6 +4,8 @@
 
 #include <sodium.h>
 
+#include "absl/strings/ascii.h"
+
 namespace switchboard {
 
 std::string NewSessionToken() {
@@ -20,11 +22,17 @@ std::string NewSessionToken() {
 
 bool IsWellFormedToken(absl::string_view token) {
   if (token.size() != kTokenChars) return false;
+  // Checked here, not left to sodium_base642bin: libsodium 1.0.18 decodes
+  // every byte from 0x80 up as '_' instead of refusing it.
+  for (char c : token) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+      return false;
+    }
+  }
   unsigned char bytes[kTokenBytes];
   size_t length = 0;
   const char* end = nullptr;
-  // Rejects characters outside the alphabet and non-zero spare bits, so
-  // that one token has one spelling.
+  // Rejects non-zero spare bits, so that one token has one spelling.
   const int rc = sodium_base642bin(bytes, sizeof bytes, token.data(), token.size(), nullptr,
                                    &length, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   sodium_memzero(bytes, sizeof bytes);
