@@ -95,7 +95,10 @@ absl::Status SqliteError(int rc, sqlite3* db, absl::string_view what) {
     case SQLITE_NOTADB:
       return absl::DataLossError(message);
     case SQLITE_CONSTRAINT:
-      return absl::AlreadyExistsError(message);
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+        return absl::AlreadyExistsError(message);
+      }
+      return absl::InvalidArgumentError(message);
     default:
       return absl::InternalError(message);
   }
@@ -107,11 +110,11 @@ absl::Status ErrnoError(absl::string_view what, int error) {
 
 // mkdir -p with mode 0700 for what it creates.
 absl::Status MakeDirectories(const std::string& dir) {
-  std::string prefix;
-  for (absl::string_view part : absl::StrSplit(dir, '/')) {
-    if (!prefix.empty() || dir[0] == '/') prefix += '/';
+  std::string prefix = dir[0] == '/' ? "/" : "";
+  for (absl::string_view part : absl::StrSplit(dir, '/', absl::SkipEmpty())) {
+    if (!prefix.empty() && prefix.back() != '/') prefix += '/';
     prefix.append(part.data(), part.size());
-    if (part.empty() || part == "." || part == "..") continue;
+    if (part == "." || part == "..") continue;
     if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
       return ErrnoError(absl::StrCat("--data_dir=", dir, ": cannot create ", prefix), errno);
     }
@@ -235,12 +238,14 @@ class Statement {
   }
 
   // Text and blobs are bound without copying: they outlive the statement.
+  // An empty view may have no data pointer, which SQLite would store as
+  // NULL: it is bound as the empty value it is.
   void BindText(int index, absl::string_view text) {
-    sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()),
+    sqlite3_bind_text(statement_, index, NonNull(text), static_cast<int>(text.size()),
                       SQLITE_STATIC);
   }
   void BindBlob(int index, absl::string_view bytes) {
-    sqlite3_bind_blob(statement_, index, bytes.data(), static_cast<int>(bytes.size()),
+    sqlite3_bind_blob(statement_, index, NonNull(bytes), static_cast<int>(bytes.size()),
                       SQLITE_STATIC);
   }
   void BindTime(int index, absl::Time time) {
@@ -271,6 +276,10 @@ class Statement {
   }
 
  private:
+  static const char* NonNull(absl::string_view view) {
+    return view.data() != nullptr ? view.data() : "";
+  }
+
   sqlite3_stmt* const statement_;
   sqlite3* const db_;
 };
@@ -296,8 +305,6 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
 
   absl::StatusOr<Lease> connection = store->Acquire();
   if (!connection.ok()) return connection.status();
-  // WAL is a property of the file: set once, it stays.
-  if (absl::Status s = (*connection)->Exec("PRAGMA journal_mode = WAL"); !s.ok()) return s;
   int version = 0;
   {
     absl::StatusOr<sqlite3_stmt*> prepared = (*connection)->Prepare("PRAGMA user_version");
@@ -311,6 +318,20 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
     return absl::FailedPreconditionError(absl::StrCat(
         path, " has schema version ", version, "; this server knows up to ", kSchemaVersion,
         ": run a newer server"));
+  }
+  // WAL is a property of the file: set once, it stays. SQLite answers with
+  // the mode in force, which is not WAL where WAL cannot work.
+  {
+    absl::StatusOr<sqlite3_stmt*> prepared = (*connection)->Prepare("PRAGMA journal_mode = WAL");
+    if (!prepared.ok()) return prepared.status();
+    Statement statement(*prepared, (*connection)->db());
+    absl::StatusOr<bool> row = statement.Step();
+    if (!row.ok()) return row.status();
+    const std::string mode = *row ? statement.Text(0) : "";
+    if (mode != "wal") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": SQLite cannot use a write-ahead log here (journal mode '", mode, "')"));
+    }
   }
   for (; version < kSchemaVersion; ++version) {
     // IMMEDIATE: the step and its version number commit together or not at
