@@ -3,8 +3,11 @@
 #include "services/server.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
@@ -25,6 +28,44 @@ int DefaultPort(absl::string_view service) {
   if (service == "auth") return 7009;
   if (service == "chat") return 7010;
   return 0;
+}
+
+absl::Status ListenError(absl::string_view name, const InetAddress& address, int port_search,
+                         const absl::Status& status) {
+  return absl::UnavailableError(absl::StrCat(
+      "cannot listen for ", name, " on ", address.ToString(), ": ", status.message(),
+      port_search > 0 ? absl::StrCat(" (and the next ", port_search, " ports)")
+                      : absl::StrCat(" (try --port_search=N or another --", name, "_port)")));
+}
+
+ChatOptions ChatOptionsOf(const ServerConfig& config) {
+  ChatOptions options;
+  options.max_members = config.chat_max_members;
+  options.member_timeout = config.chat_timeout;
+  options.rate = config.chat_rate;
+  // A small burst: half a second's worth, at least one, at most ten.
+  options.burst = std::clamp(config.chat_rate / 2, 1.0, 10.0);
+  return options;
+}
+
+// Binds the chat socket, trying the next ports as ListenWithPortSearch does
+// for TCP.
+absl::StatusOr<std::unique_ptr<ChatService>> BindChatWithPortSearch(
+    EventLoop* loop, const InetAddress& address, const ChatOptions& options, int port_search,
+    std::vector<uint16_t>* skipped) {
+  InetAddress candidate = address;
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<std::unique_ptr<ChatService>> chat =
+        ChatService::Bind(loop, candidate, options);
+    if (chat.ok()) return chat;
+    const bool busy =
+        absl::StrContains(chat.status().message(), std::strerror(EADDRINUSE));
+    if (!busy || address.port() == 0 || attempt >= port_search || candidate.port() == 65535) {
+      return chat.status();
+    }
+    skipped->push_back(candidate.port());
+    candidate.set_port(candidate.port() + 1);
+  }
 }
 
 Framing DefaultFraming(absl::string_view service) {
@@ -87,6 +128,18 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (config.echo_chunk < 1 || config.echo_chunk > (1 << 20)) {
     return absl::InvalidArgumentError("--echo_chunk must be between 1 and 1048576");
   }
+  if (config.framings.contains("chat")) {
+    return absl::InvalidArgumentError("chat takes one command per datagram: no framing");
+  }
+  if (config.chat_max_members < 1) {
+    return absl::InvalidArgumentError("--chat_max_members must be at least 1");
+  }
+  if (config.chat_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--chat_timeout must be positive");
+  }
+  if (!(config.chat_rate > 0) || config.chat_rate > 1e6) {
+    return absl::InvalidArgumentError("--chat_rate must be above 0 and at most 1000000");
+  }
   if (config.session_ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--session_ttl must be positive");
   }
@@ -127,7 +180,6 @@ absl::Status Server::OpenStore() {
   if (!store.ok()) return store.status();
   store_ = *std::move(store);
   if (std::find(services.begin(), services.end(), "auth") != services.end()) {
-    if (absl::Status s = PasswordHasher::InitSodium(); !s.ok()) return s;
     hasher_ = std::make_unique<PasswordHasher>(config_.pwhash_cost);
     limiter_ = std::make_unique<FailureLimiter>(main_loop_->clock());
   }
@@ -167,6 +219,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
                                                        const Clock* calendar) {
   main_loop->AssertInLoopThread();
   if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  // For auth's hashes and tokens and chat's cookies and keys.
+  if (absl::Status s = PasswordHasher::InitSodium(); !s.ok()) return s;
   std::unique_ptr<Server> server(new Server(config, main_loop, calendar));
   if (absl::Status s = server->OpenStore(); !s.ok()) return s;
 
@@ -181,23 +235,26 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
       return absl::InvalidArgumentError(absl::StrCat(
           "--host=", config.host, " is not an IPv4 or IPv6 address"));
     }
+    if (name == "chat") {
+      std::vector<uint16_t> skipped;
+      absl::StatusOr<std::unique_ptr<ChatService>> chat =
+          BindChatWithPortSearch(main_loop, *address, ChatOptionsOf(config),
+                                 config.port_search, &skipped);
+      if (!chat.ok()) return ListenError(name, *address, config.port_search, chat.status());
+      server->listeners_.push_back(Listener{name, "udp", (*chat)->local_address(), skipped});
+      server->chat_ = *std::move(chat);
+      continue;
+    }
     absl::StatusOr<std::unique_ptr<Service>> service = server->MakeService(name);
     if (!service.ok()) return service.status();
     std::vector<uint16_t> skipped;
     absl::StatusOr<Socket> socket =
         ListenWithPortSearch(*address, config.port_search, &skipped);
-    if (!socket.ok()) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot listen for ", name, " on ", address->ToString(), ": ",
-          socket.status().message(),
-          config.port_search > 0
-              ? absl::StrCat(" (and the next ", config.port_search, " ports)")
-              : absl::StrCat(" (try --port_search=N or another --", name, "_port)")));
-    }
+    if (!socket.ok()) return ListenError(name, *address, config.port_search, socket.status());
     absl::StatusOr<InetAddress> bound = socket->LocalAddress();
     if (!bound.ok()) return bound.status();
     server->listeners_.push_back(Listener{name, "tcp", *bound, skipped});
-    server->hosted_.push_back(Hosted{*std::move(service), nullptr, nullptr});
+    server->hosted_.push_back(Hosted{name, *std::move(service), nullptr, nullptr});
     sockets.push_back(*std::move(socket));
   }
 
@@ -210,7 +267,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   tcp_options.connection.idle_timeout = config.idle_timeout;
   for (size_t i = 0; i < server->hosted_.size(); ++i) {
     Hosted& hosted = server->hosted_[i];
-    const std::string& name = config.services[i];
+    const std::string& name = hosted.name;
     ServiceHostOptions host_options;
     auto framing_it = config.framings.find(name);
     host_options.framing =
@@ -239,6 +296,7 @@ void Server::Start() {
   main_loop_->AssertInLoopThread();
   started_ = true;
   for (Hosted& hosted : hosted_) hosted.tcp->Start();
+  if (chat_ != nullptr) chat_->Start();
   if (hasher_ != nullptr) {
     PurgeExpiredSessions();
     purge_timer_ = main_loop_->RunEvery(kSessionPurgeInterval, [this] { PurgeExpiredSessions(); });
@@ -250,6 +308,7 @@ void Server::Shutdown() {
   if (stopped_) return;
   stopped_ = true;
   if (purge_timer_.has_value()) main_loop_->CancelTimer(*purge_timer_);
+  chat_.reset();  // datagrams need no goodbye: members time out elsewhere
   if (!started_) {
     // Create() failed part way or Start() never ran: no connection exists,
     // and a failed start-up must say one thing only.

@@ -24,6 +24,7 @@
 #include "reactor/thread_pool.h"
 #include "services/auth/failure_limiter.h"
 #include "services/auth/password_hasher.h"
+#include "services/chat/chat_service.h"
 #include "services/service.h"
 #include "services/service_host.h"
 #include "services/store/store.h"
@@ -53,6 +54,10 @@ struct ServerConfig {
   std::string data_dir = "./switchboard-data";
   PwhashCost pwhash_cost = PwhashCost::kInteractive;
   absl::Duration session_ttl = absl::Hours(24);
+  // chat
+  size_t chat_max_members = 1000;
+  absl::Duration chat_timeout = absl::Seconds(60);
+  double chat_rate = 20;  // commands per second per member
 };
 
 // Checks what flags alone cannot: known and distinct services, framings
@@ -64,7 +69,7 @@ class Server {
  public:
   struct Listener {
     std::string service;
-    std::string transport;  // "tcp"
+    std::string transport;  // "tcp" or "udp"
     InetAddress address;    // as bound: the real port
     std::vector<uint16_t> skipped_ports;  // found busy by --port_search
   };
@@ -94,7 +99,9 @@ class Server {
  private:
   Server(const ServerConfig& config, EventLoop* main_loop, const Clock* calendar);
 
+  // A TCP service and what runs it.
   struct Hosted {
+    std::string name;
     std::unique_ptr<Service> service;
     std::unique_ptr<ServiceHost> host;
     std::unique_ptr<TcpServer> tcp;
@@ -118,6 +125,9 @@ class Server {
   std::unique_ptr<EventLoopPool> io_loops_;
   std::unique_ptr<ThreadPool> workers_;
   std::vector<Hosted> hosted_;
+  // The UDP chat room, on the main loop (cheap work; it keeps the I/O
+  // threads for TCP).
+  std::unique_ptr<ChatService> chat_;
   std::vector<Listener> listeners_;
   std::optional<TimerId> purge_timer_;
   bool started_ = false;

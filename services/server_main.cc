@@ -25,9 +25,9 @@
 DEFINE_string(host, "127.0.0.1",
               "Address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 "
               "for every IPv4 interface, :: for IPv6 and IPv4 (dual-stack)");
-DEFINE_string(services, "echo,identity,auth",
+DEFINE_string(services, "echo,identity,auth,chat",
               "Services to run, comma-separated, announced in this order: "
-              "echo, identity, auth (chat is not in this version)");
+              "echo, identity, auth, chat");
 DEFINE_int32(echo_port, 7007, "TCP port of the echo service (0: any free port)");
 DEFINE_int32(identity_port, 7008, "TCP port of the identity service (0: any free port)");
 DEFINE_int32(auth_port, 7009, "TCP port of the auth service (0: any free port)");
@@ -54,6 +54,10 @@ DEFINE_string(pwhash_cost, "interactive",
               "Password hashing cost: interactive, moderate, sensitive, or min (tests only)");
 DEFINE_string(session_ttl, "24h", "How long an auth session lasts");
 DEFINE_string(chat_timeout, "60s", "Chat members silent this long are dropped");
+DEFINE_int32(chat_max_members, 1000, "Chat members at most; more get 'ERR 503 room full'");
+DEFINE_double(chat_rate, 20,
+              "Chat commands per second per member (a burst of half a second's worth, "
+              "up to 10, is allowed); more get 'ERR 429 slow down'");
 
 // gflags exits with status 1 on a bad flag; the contract says 2. The hook
 // that decides is exported by libgflags but not declared in its header.
@@ -118,7 +122,10 @@ ServerConfig ConfigFromFlags() {
   config.idle_timeout = DurationFlag("idle_timeout", FLAGS_idle_timeout);
   config.shutdown_grace = DurationFlag("shutdown_grace", FLAGS_shutdown_grace);
   config.session_ttl = DurationFlag("session_ttl", FLAGS_session_ttl);
-  DurationFlag("chat_timeout", FLAGS_chat_timeout);
+  config.chat_timeout = DurationFlag("chat_timeout", FLAGS_chat_timeout);
+  if (FLAGS_chat_max_members < 1) FailStartup("--chat_max_members must be at least 1");
+  config.chat_max_members = static_cast<size_t>(FLAGS_chat_max_members);
+  config.chat_rate = FLAGS_chat_rate;
   config.max_connections = FLAGS_max_connections;
   if (FLAGS_echo_chunk < 1) FailStartup("--echo_chunk must be at least 1");
   config.echo_chunk = static_cast<size_t>(FLAGS_echo_chunk);

@@ -74,6 +74,12 @@ bool IsValidUtf8(absl::string_view text) {
   return true;
 }
 
+size_t Utf8Length(absl::string_view text) {
+  size_t characters = 0;
+  for (char c : text) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return characters;
+}
+
 bool HasControlCharacter(absl::string_view text) { return AnyCodePoint(text, IsControl); }
 
 bool HasWhitespace(absl::string_view text) { return AnyCodePoint(text, IsWhitespace); }

@@ -24,6 +24,9 @@ inline constexpr size_t kMaxPasswordBytes = 256;
 // U+10FFFF.
 bool IsValidUtf8(absl::string_view text);
 
+// Characters (code points) in valid UTF-8 `text`.
+size_t Utf8Length(absl::string_view text);
+
 // True when valid UTF-8 `text` holds a Unicode control character (general
 // category Cc: U+0000-001F, U+007F-009F).
 bool HasControlCharacter(absl::string_view text);

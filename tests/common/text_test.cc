@@ -351,5 +351,13 @@ TEST(ValidatePasswordTest, RejectsInvalidUtf8) {
   EXPECT_FALSE(ValidatePassword("pass\xf4\x90\x80\x80word").ok());
 }
 
+TEST(Utf8LengthTest, CountsCharactersNotBytes) {
+  EXPECT_EQ(Utf8Length(""), 0u);
+  EXPECT_EQ(Utf8Length("abc"), 3u);
+  EXPECT_EQ(Utf8Length("\xc3\xa9t\xc3\xa9"), 3u);           // été
+  EXPECT_EQ(Utf8Length("\xe2\x82\xac"), 1u);                 // U+20AC
+  EXPECT_EQ(Utf8Length("\xf0\x9f\x98\x80!"), 2u);           // U+1F600 and '!'
+}
+
 }  // namespace
 }  // namespace switchboard

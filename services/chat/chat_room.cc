@@ -1,0 +1,253 @@
+// Copyright Switchboard authors.
+
+#include "services/chat/chat_room.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "services/common/text.h"
+
+namespace switchboard {
+namespace {
+
+constexpr absl::string_view kNickRule =
+    "ERR 400 a nick is 1 to 32 characters, without spaces or control characters";
+
+// 16 random bytes, base64url without padding.
+std::string NewMemberKey() {
+  unsigned char bytes[16];
+  randombytes_buf(bytes, sizeof bytes);
+  char text[sodium_base64_ENCODED_LEN(sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(text, sizeof text, bytes, sizeof bytes,
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  return std::string(text);
+}
+
+bool IsValidNick(absl::string_view nick) {
+  if (nick.empty() || !IsValidUtf8(nick)) return false;
+  const size_t characters = Utf8Length(nick);
+  return characters <= kMaxNickChars && !HasWhitespace(nick) && !HasControlCharacter(nick);
+}
+
+}  // namespace
+
+ChatRoom::ChatRoom(const ChatOptions& options, ChatOutput* output)
+    : options_(options), output_(output) {
+  history_.reserve(options_.history);
+}
+
+void ChatRoom::OnDatagram(const InetAddress& from, absl::string_view data, size_t size,
+                          absl::Time now) {
+  const PeerKey peer = PeerKey::Of(from);
+  auto it = members_.find(peer);
+  Member* member = it == members_.end() ? nullptr : &it->second;
+  if (size > kMaxChatDatagram) {
+    if (member != nullptr) Reply(*member, "ERR 413 too large");
+    return;
+  }
+  // What `nc -u` adds.
+  if (absl::ConsumeSuffix(&data, "\n")) absl::ConsumeSuffix(&data, "\r");
+  if (!IsValidUtf8(data)) {
+    if (member != nullptr) Reply(*member, "ERR 400 not UTF-8");
+    return;
+  }
+  const size_t space = data.find(' ');
+  const absl::string_view verb = data.substr(0, space);
+  const absl::string_view args =
+      space == absl::string_view::npos ? absl::string_view() : data.substr(space + 1);
+  if (verb == "JOIN") {
+    Join(from, peer, member, args, now);
+    return;
+  }
+  // Strangers get nothing for anything else: no amplification, and no way
+  // to probe who is in the room.
+  if (member == nullptr) return;
+  MemberCommand(*member, peer, verb, args, now);
+}
+
+void ChatRoom::Join(const InetAddress& from, const PeerKey& peer, Member* member,
+                    absl::string_view args, absl::Time now) {
+  const size_t space = args.find(' ');
+  const absl::string_view nick = args.substr(0, space);
+  if (nick.empty()) {
+    if (member != nullptr) Reply(*member, "ERR 400 usage: JOIN <nick> [<cookie>]");
+    return;
+  }
+  if (space == absl::string_view::npos) {
+    // Step one, the only reply a stranger ever gets: "COOKIE " and 11
+    // characters, 18 bytes, while the shortest request ("JOIN x") is 6.
+    text_.assign("COOKIE ");
+    text_.append(cookies_.Make(peer, now));
+    const size_t request = 5 + args.size();
+    if (text_.size() <= 3 * request) output_->SendTo(from, text_);
+    return;
+  }
+  if (!cookies_.Check(peer, args.substr(space + 1), now)) {
+    if (member != nullptr) Reply(*member, "ERR 403 bad cookie");
+    return;
+  }
+  // The address has shown it receives what is sent to it: errors may go.
+  if (member != nullptr) return Reply(*member, "ERR 409 already joined; LEAVE first");
+  if (!IsValidNick(nick)) return output_->SendTo(from, kNickRule);
+  if (nicks_.contains(nick)) return output_->SendTo(from, "ERR 409 nick taken");
+  if (members_.size() >= options_.max_members) {
+    return output_->SendTo(from, "ERR 503 room full");
+  }
+  Member joined{std::string(nick), NewMemberKey(), from, now, options_.burst, now,
+                addresses_.size()};
+  addresses_.push_back(from);
+  slot_owners_.push_back(peer);
+  nicks_.emplace(joined.nick, peer);
+  Member& added = members_.emplace(peer, std::move(joined)).first->second;
+  text_.clear();
+  absl::StrAppend(&text_, "OK ", added.key, " ", members_.size());
+  Reply(added, text_);
+  LOG(INFO) << "chat: " << added.nick << " joined from " << from.ToString() << " ("
+            << members_.size() << " members)";
+  BroadcastNumbered("JOINED", added.nick, {});
+}
+
+void ChatRoom::MemberCommand(Member& member, const PeerKey& peer, absl::string_view verb,
+                             absl::string_view args, absl::Time now) {
+  if (verb != "MSG" && verb != "WHO" && verb != "PING" && verb != "HISTORY" &&
+      verb != "LEAVE") {
+    return Reply(member, "ERR 500 unknown command");
+  }
+  const size_t space = args.find(' ');
+  const absl::string_view key = args.substr(0, space);
+  const bool more = space != absl::string_view::npos;
+  const absl::string_view rest = more ? args.substr(space + 1) : absl::string_view();
+  if (key.size() != kMemberKeyChars ||
+      sodium_memcmp(key.data(), member.key.data(), kMemberKeyChars) != 0) {
+    return Reply(member, "ERR 403 bad key");
+  }
+  if (!TakeToken(member, now)) return Reply(member, "ERR 429 slow down");
+  member.last_heard = now;
+
+  if (verb == "MSG") {
+    if (rest.empty()) return Reply(member, "ERR 400 empty text");
+    // "MSG <seq> <nick> <text>" must fit in one datagram.
+    const size_t size = 4 + absl::StrCat(next_sequence_).size() + 1 + member.nick.size() + 1 +
+                        rest.size();
+    if (size > kMaxChatDatagram) return Reply(member, "ERR 413 too large");
+    VLOG(1) << "chat: " << member.nick << " says " << rest.size() << " bytes";
+    BroadcastNumbered("MSG", member.nick, rest);
+  } else if (verb == "WHO") {
+    if (more) return Reply(member, "ERR 400 usage: WHO <key>");
+    SendWho(member);
+  } else if (verb == "PING") {
+    if (more) return Reply(member, "ERR 400 usage: PING <key>");
+    Reply(member, "PONG");
+  } else if (verb == "HISTORY") {
+    uint64_t from_sequence = 0;
+    if (!more || !absl::SimpleAtoi(rest, &from_sequence) || !absl::ascii_isdigit(rest[0])) {
+      return Reply(member, "ERR 400 usage: HISTORY <key> <from-seq>");
+    }
+    SendHistory(member, from_sequence);
+  } else {  // LEAVE
+    if (more) return Reply(member, "ERR 400 usage: LEAVE <key>");
+    const std::string nick = member.nick;
+    // The one leaving hears it too: its proof that the LEAVE arrived.
+    BroadcastNumbered("LEFT", nick, "leave");
+    Remove(peer);
+    LOG(INFO) << "chat: " << nick << " left (" << members_.size() << " members)";
+  }
+}
+
+void ChatRoom::SendWho(const Member& member) {
+  text_.assign("MEMBERS");
+  bool listed = false;
+  for (const auto& [peer, other] : members_) {
+    if (text_.size() + 1 + other.nick.size() > kMaxChatDatagram) {
+      Reply(member, text_);
+      text_.assign("MEMBERS");
+    }
+    text_.push_back(' ');
+    text_.append(other.nick);
+    listed = true;
+  }
+  if (listed) Reply(member, text_);
+  Reply(member, "END WHO");
+}
+
+void ChatRoom::SendHistory(const Member& member, uint64_t from_sequence) {
+  // Oldest first: the ring starts at history_next_ once it is full.
+  const size_t held = history_.size();
+  const size_t start = held < options_.history ? 0 : history_next_;
+  for (size_t i = 0; i < held; ++i) {
+    const Broadcast& broadcast = history_[(start + i) % held];
+    if (broadcast.sequence >= from_sequence) Reply(member, broadcast.text);
+  }
+  Reply(member, "END HISTORY");
+}
+
+bool ChatRoom::TakeToken(Member& member, absl::Time now) {
+  const double elapsed = std::max(0.0, absl::ToDoubleSeconds(now - member.refilled));
+  member.tokens = std::min(options_.burst, member.tokens + elapsed * options_.rate);
+  member.refilled = now;
+  if (member.tokens < 1) return false;
+  member.tokens -= 1;
+  return true;
+}
+
+void ChatRoom::BroadcastNumbered(absl::string_view verb, absl::string_view nick,
+                                 absl::string_view tail) {
+  const uint64_t sequence = next_sequence_++;
+  text_.clear();
+  absl::StrAppend(&text_, verb, " ", sequence, " ", nick);
+  if (!tail.empty()) absl::StrAppend(&text_, " ", tail);
+  output_->SendToEach(addresses_, text_);
+  if (options_.history == 0) return;
+  if (history_.size() < options_.history) {
+    history_.push_back(Broadcast{sequence, text_});
+  } else {
+    history_[history_next_].sequence = sequence;
+    history_[history_next_].text.assign(text_);
+  }
+  history_next_ = (history_next_ + 1) % options_.history;
+}
+
+void ChatRoom::ExpireIdleMembers(absl::Time now) {
+  std::vector<PeerKey> idle;
+  for (const auto& [peer, member] : members_) {
+    if (now - member.last_heard >= options_.member_timeout) idle.push_back(peer);
+  }
+  for (const PeerKey& peer : idle) {
+    const std::string nick = members_.find(peer)->second.nick;
+    Remove(peer);
+    LOG(INFO) << "chat: " << nick << " timed out after "
+              << absl::FormatDuration(options_.member_timeout) << " of silence ("
+              << members_.size() << " members)";
+    BroadcastNumbered("LEFT", nick, "timeout");
+  }
+}
+
+void ChatRoom::Remove(const PeerKey& peer) {
+  auto it = members_.find(peer);
+  if (it == members_.end()) return;
+  const size_t slot = it->second.slot;
+  const size_t last = addresses_.size() - 1;
+  if (slot != last) {
+    addresses_[slot] = addresses_[last];
+    slot_owners_[slot] = slot_owners_[last];
+    members_.find(slot_owners_[slot])->second.slot = slot;
+  }
+  addresses_.pop_back();
+  slot_owners_.pop_back();
+  nicks_.erase(it->second.nick);
+  members_.erase(it);
+}
+
+void ChatRoom::Reply(const Member& member, absl::string_view text) {
+  output_->SendTo(member.address, text);
+}
+
+}  // namespace switchboard
