@@ -11,8 +11,9 @@
 
 #include <algorithm>
 #include <fstream>
-#include <thread>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -292,6 +293,36 @@ TEST(ServerTest, BusyPortWithoutSearchIsAStartupError) {
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
 }
 
+TEST(ServerTest, BusyChatPortIsAStartupErrorUnlessSearched) {
+  absl::StatusOr<Socket> holder = Socket::Create(AF_INET, SOCK_DGRAM);
+  ASSERT_TRUE(holder.ok());
+  ASSERT_TRUE(holder->Bind(*InetAddress::Parse("127.0.0.1", 0)).ok());
+  const int busy = holder->LocalAddress()->port();
+  auto [status, err] = RunToExit({"--services=chat", absl::StrCat("--chat_port=", busy)});
+  EXPECT_EQ(status, 2);
+  EXPECT_THAT(err, HasSubstr(absl::StrCat("cannot listen for chat on 127.0.0.1:", busy)));
+  auto server = ServerProcess::Start(
+      {"chat"}, {absl::StrCat("--chat_port=", busy), "--port_search=20"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_GT(server->port("chat"), busy);
+  EXPECT_EQ(server->Stop(), 0);
+}
+
+TEST(ServerTest, OneServerRunsAllFourServicesInTheOrderAsked) {
+  auto server = ServerProcess::Start({"chat", "echo", "auth", "identity"}, {});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::vector<std::string>& lines = server->listening_lines();
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_THAT(lines[0], MatchesRegex("listening chat udp 127\\.0\\.0\\.1:[0-9]+"));
+  EXPECT_THAT(lines[1], MatchesRegex("listening echo tcp 127\\.0\\.0\\.1:[0-9]+"));
+  EXPECT_THAT(lines[2], MatchesRegex("listening auth tcp 127\\.0\\.0\\.1:[0-9]+"));
+  EXPECT_THAT(lines[3], MatchesRegex("listening identity tcp 127\\.0\\.0\\.1:[0-9]+"));
+  const std::set<int> ports = {server->port("chat"), server->port("echo"), server->port("auth"),
+                               server->port("identity")};
+  EXPECT_EQ(ports.size(), 4u);
+  EXPECT_EQ(server->Stop(), 0);
+}
+
 TEST(ServerTest, PortSearchSkipsBusyPortsAndLogsThem) {
   auto holder = Socket::Listen(*InetAddress::Parse("127.0.0.1", 0));
   ASSERT_TRUE(holder.ok());
@@ -323,6 +354,10 @@ TEST(ServerTest, BadFlagsExitWithStatusTwoAndOneLine) {
       {"--io_threads=0"},
       {"--max_connections=0"},
       {"--pwhash_cost=cheap"},
+      {"--chat_max_members=0"},
+      {"--chat_timeout=0s"},
+      {"--chat_rate=0"},
+      {"--chat_rate=fast"},
       {"--host=not-an-address"},
       {"--no_such_flag=1"},
       {"stray-argument"},
