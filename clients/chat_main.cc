@@ -6,11 +6,15 @@
 // --ping_interval so that it is not dropped as idle, asks for broadcasts it
 // missed (HISTORY) when sequence numbers jump, and joins again when the
 // server stops answering (a restart, or a long sleep that timed it out).
+// One poll loop watches standard input and the socket. Its own events
+// (joined, sent, received, left) go to stderr; what the room says goes to
+// stdout.
 
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -31,7 +35,9 @@ DEFINE_int32(port, 7010, "Chat server's UDP port");
 DEFINE_string(bind, "", "Local address to send from, e.g. 127.0.0.2");
 DEFINE_string(nick, "", "Your nick: 1 to 32 characters, no spaces (asked for when not given)");
 DEFINE_string(ping_interval, "20s", "How often to tell the server we are still here");
-DEFINE_string(join_timeout, "5s", "How long to keep trying to join");
+DEFINE_string(join_timeout, "30s",
+              "How long to keep trying to join; JOIN is re-sent after 0.5 s, then "
+              "twice as long each time, up to 8 s");
 
 namespace switchboard {
 namespace {
@@ -107,21 +113,24 @@ class ChatSession {
   }
 
  private:
-  // The two-step join, resending while nothing comes back (datagrams get
-  // lost). False when refused or out of time.
+  // The two-step join, resending with backoff while nothing comes back
+  // (datagrams get lost; the server may not be up yet). False when refused
+  // or out of time.
   bool Join() {
     const absl::Time deadline = absl::Now() + join_timeout_;
     absl::Time resend = absl::Now();
+    absl::Duration backoff = absl::Milliseconds(500);
     while (!member_.joined()) {
       const absl::Time now = absl::Now();
       if (now >= deadline) {
-        std::cerr << "chat: no answer from the server within "
+        std::cerr << "chat: no answer from the server at " << server_name_ << " within "
                   << absl::FormatDuration(join_timeout_) << std::endl;
         return false;
       }
       if (now >= resend) {
         Send(member_.JoinRequest());
-        resend = now + absl::Seconds(1);
+        resend = now + backoff;
+        backoff = std::min(2 * backoff, absl::Seconds(8));
       }
       pollfd fd = {socket_.fd(), POLLIN, 0};
       const int timeout_ms =
@@ -148,18 +157,32 @@ class ChatSession {
         return false;
       }
       *heard = absl::Now();
-      ChatMember::Event event = member_.OnDatagram(absl::string_view(buffer, n));
+      const absl::string_view datagram(buffer, static_cast<size_t>(n));
+      LOG(INFO) << "received " << Describe(datagram);
+      ChatMember::Event event = member_.OnDatagram(datagram);
       for (const std::string& line : event.show) std::cout << line << std::endl;
       for (const std::string& datagram : event.send) Send(datagram);
       if (event.refused) refused_ = true;
-      if (event.left) return true;
+      if (event.left) {
+        LOG(INFO) << "left the room";
+        return true;
+      }
     }
   }
 
   void Send(absl::string_view datagram) {
     if (send(socket_.fd(), datagram.data(), datagram.size(), 0) < 0) {
-      VLOG(1) << "send: " << strerror(errno);
+      LOG(WARNING) << "sending " << Describe(datagram) << " failed: " << strerror(errno);
+      return;
     }
+    LOG(INFO) << "sent " << Describe(datagram);
+  }
+
+  // A datagram for the log: its verb and size, with our key and cookie
+  // (secrets) left out.
+  std::string Describe(absl::string_view datagram) const {
+    const absl::string_view verb = datagram.substr(0, datagram.find(' '));
+    return absl::StrCat(verb, " (", datagram.size(), " bytes)");
   }
 
   Socket socket_;
@@ -175,21 +198,36 @@ int Main(int argc, char** argv) {
   gflags::SetUsageMessage(
       "Switchboard chat client: chat --nick=NAME [--host=H --port=P --bind=A]");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
-  FLAGS_logtostderr = true;
+  // Events go to the console unless --log_dir asks for files.
+  if (gflags::GetCommandLineFlagInfoOrDie("log_dir").is_default) FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
 
-  std::string nick = FLAGS_nick;
-  if (nick.empty()) {
-    if (!isatty(STDIN_FILENO)) Fail("--nick is required");
-    std::cout << "nick: " << std::flush;
-    if (!std::getline(std::cin, nick) || nick.empty()) Fail("no nick given");
-  }
+  std::string host = FLAGS_host;
   absl::StatusOr<uint16_t> port = ParsePort(absl::StrCat(FLAGS_port));
   if (!port.ok()) Fail(absl::StrCat("--port: ", port.status().message()));
+  std::string nick = FLAGS_nick;
+  // At a terminal, ask for what the flags left out.
+  if (isatty(STDIN_FILENO)) {
+    if (gflags::GetCommandLineFlagInfoOrDie("host").is_default) {
+      absl::StatusOr<std::string> answer = AskHost(std::cin, std::cout, host);
+      if (!answer.ok()) Fail(answer.status().message());
+      host = *answer;
+    }
+    if (gflags::GetCommandLineFlagInfoOrDie("port").is_default) {
+      absl::StatusOr<uint16_t> answer = AskPort(std::cin, std::cout, *port);
+      if (!answer.ok()) Fail(answer.status().message());
+      port = *answer;
+    }
+    while (nick.empty()) {
+      std::cout << "nick: " << std::flush;
+      if (!std::getline(std::cin, nick)) Fail("no nick given");
+    }
+  }
+  if (nick.empty()) Fail("--nick is required");
   absl::StatusOr<std::vector<InetAddress>> servers =
-      InetAddress::Resolve(FLAGS_host, *port, SOCK_DGRAM);
+      InetAddress::Resolve(host, *port, SOCK_DGRAM);
   if (!servers.ok() || servers->empty()) {
-    Fail(absl::StrCat("cannot resolve --host=", FLAGS_host));
+    Fail(absl::StrCat("cannot resolve --host=", host));
   }
   const InetAddress server = servers->front();
   absl::StatusOr<Socket> socket = Socket::Create(server.family(), SOCK_DGRAM);

@@ -73,6 +73,41 @@ TEST_F(ChatClientTest, ATakenNickEndsTheSecondClient) {
   EXPECT_EQ(first->Wait(kTimeout), 0);
 }
 
+TEST_F(ChatClientTest, LogsItsOwnEventsToStderrWithoutSecrets) {
+  absl::StatusOr<ChildProcess> ann = Chat("ann", "127.0.0.6");
+  ASSERT_TRUE(ann.ok()) << ann.status();
+  EXPECT_THAT(ann->ReadUntil("* ann joined", kTimeout), HasSubstr("* ann joined"));
+  ASSERT_TRUE(ann->WriteStdin("hi\n").ok());
+  EXPECT_THAT(ann->ReadUntil("<ann> hi", kTimeout), HasSubstr("<ann> hi"));
+  ann->CloseStdin();
+  EXPECT_EQ(ann->Wait(kTimeout), 0);
+  const std::string log = ann->Stderr();
+  for (const char* event : {"sent JOIN (8 bytes)", "received COOKIE (18 bytes)",
+                            "received OK", "joined the room at 127.0.0.1:", "sent MSG",
+                            "received MSG", "sent LEAVE", "received LEFT", "left the room"}) {
+    EXPECT_THAT(log, HasSubstr(event)) << log;
+  }
+  EXPECT_LT(log.find("joined the room"), log.find("sent MSG"));
+  EXPECT_LT(log.find("sent LEAVE"), log.find("left the room"));
+}
+
+TEST_F(ChatClientTest, AtATerminalAsksForHostPortAndNick) {
+  ChildProcess::Options options;
+  options.terminal = true;
+  absl::StatusOr<ChildProcess> chat = ChildProcess::Start({ChatPath()}, options);
+  ASSERT_TRUE(chat.ok()) << chat.status();
+  OutputReader screen(&*chat);
+  ASSERT_TRUE(screen.WaitFor("Host [127.0.0.1]: ")) << screen.all() << chat->Stderr();
+  ASSERT_TRUE(chat->WriteStdin("\n").ok());
+  ASSERT_TRUE(screen.WaitFor("Port [7010]: ")) << screen.all();
+  ASSERT_TRUE(chat->WriteStdin(absl::StrCat(server_->port("chat"), "\n")).ok());
+  ASSERT_TRUE(screen.WaitFor("nick: ")) << screen.all();
+  ASSERT_TRUE(chat->WriteStdin("tty\n").ok());
+  ASSERT_TRUE(screen.WaitFor("* tty joined")) << screen.all() << chat->Stderr();
+  ASSERT_TRUE(chat->WriteStdin("/quit\n").ok());
+  EXPECT_EQ(chat->Wait(kTimeout), 0) << chat->Stderr();
+}
+
 TEST(ChatClientNoServerTest, NoAnswerSaysSoAndFails) {
   absl::StatusOr<ChildProcess> chat = ChildProcess::Start(
       {ChatPath(), "--host=127.0.0.1", "--port=9", "--nick=lonely", "--join_timeout=1s"});
