@@ -48,6 +48,7 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Bind(EventLoop* loop,
   options.batch = std::clamp(options.batch, 1, kMaxBatch);
   options.batches_per_wakeup = std::max(1, options.batches_per_wakeup);
   options.receive_slot = std::max<size_t>(1, options.receive_slot);
+  options.max_queued = std::max<size_t>(1, options.max_queued);
   return std::unique_ptr<UdpSocket>(new UdpSocket(loop, *std::move(socket), *local, options));
 }
 
@@ -76,27 +77,47 @@ void UdpSocket::Start(ReceiveCallback callback) {
 
 void UdpSocket::SendTo(const InetAddress& to, absl::string_view data) {
   loop_->AssertInLoopThread();
-  const size_t offset = arena_.size();
-  if (Enqueue(to, offset, data.size())) arena_.append(data.data(), data.size());
+  if (!MakeRoom()) {
+    Drop(1);
+    return;
+  }
+  pending_.push_back(Pending{to, arena_.size(), data.size()});
+  arena_.append(data.data(), data.size());
 }
 
 void UdpSocket::SendToEach(absl::Span<const InetAddress> to, absl::string_view data) {
   loop_->AssertInLoopThread();
-  const size_t offset = arena_.size();
-  bool any = false;
-  for (const InetAddress& address : to) any |= Enqueue(address, offset, data.size());
-  if (any) arena_.append(data.data(), data.size());
+  // In pieces that fit the queue, each with one copy of the bytes: a
+  // broadcast to more receivers than the queue holds is sent as it goes.
+  size_t next = 0;
+  while (next < to.size()) {
+    if (!MakeRoom()) {
+      Drop(to.size() - next);
+      return;
+    }
+    const size_t count = std::min(options_.max_queued - queued(), to.size() - next);
+    const size_t offset = arena_.size();
+    arena_.append(data.data(), data.size());
+    for (size_t i = 0; i < count; ++i) {
+      pending_.push_back(Pending{to[next + i], offset, data.size()});
+    }
+    next += count;
+  }
 }
 
-bool UdpSocket::Enqueue(const InetAddress& to, size_t offset, size_t size) {
-  if (queued() >= options_.max_queued) {
-    ++dropped_;
-    LOG_EVERY_N(WARNING, 1000) << "udp " << local_address_.ToString()
-                               << ": send queue full; dropped " << dropped_ << " so far";
-    return false;
-  }
-  pending_.push_back(Pending{to, offset, size});
-  return true;
+bool UdpSocket::MakeRoom() {
+  if (queued() < options_.max_queued) return true;
+  // Full: hand the kernel what it takes now, unless it already said no
+  // (then writability will).
+  if (!watcher_.writing()) Flush();
+  return queued() < options_.max_queued;
+}
+
+void UdpSocket::Drop(size_t count) {
+  dropped_ += count;
+  LOG_EVERY_N(WARNING, 1000) << "udp " << local_address_.ToString()
+                             << ": send queue full while the kernel's buffer is full; dropped "
+                             << dropped_ << " datagram(s) so far";
 }
 
 void UdpSocket::Flush() {

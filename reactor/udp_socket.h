@@ -7,9 +7,10 @@
 //
 // Sending is queued: SendTo copies the datagram into the socket's queue and
 // SendToEach stores one copy for many receivers (a broadcast). The queue is
-// flushed after each receive batch, or by Flush(). When the kernel's buffer
-// is full the rest waits for writability, up to a bound; past it datagrams
-// are dropped and counted, as the network itself would drop them.
+// flushed after each receive batch, by Flush(), and whenever it fills up.
+// When the kernel's buffer is full the rest waits for writability, up to a
+// bound; past it datagrams are dropped and counted, as the network itself
+// would drop them.
 
 #ifndef SWITCHBOARD_REACTOR_UDP_SOCKET_H_
 #define SWITCHBOARD_REACTOR_UDP_SOCKET_H_
@@ -39,7 +40,8 @@ struct UdpSocketOptions {
   int batch = 32;
   // recvmmsg calls per wake-up, so one busy socket cannot hold its loop.
   int batches_per_wakeup = 8;
-  // Datagrams waiting for the kernel's buffer; more are dropped.
+  // Datagrams waiting; a full queue is flushed, and what the kernel will
+  // not take past this bound is dropped.
   size_t max_queued = 16384;
 };
 
@@ -91,8 +93,9 @@ class UdpSocket {
   UdpSocket(EventLoop* loop, Socket socket, const InetAddress& local, UdpSocketOptions options);
   void HandleReadable();
   void HandleWritable();
-  // Returns false when the queue is full and the datagram was dropped.
-  bool Enqueue(const InetAddress& to, size_t offset, size_t size);
+  // True when the queue has room, after flushing it if it was full.
+  bool MakeRoom();
+  void Drop(size_t count);
   // Frees what the sent datagrams used once enough of it piles up.
   void Compact();
 

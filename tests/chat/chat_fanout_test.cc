@@ -25,10 +25,8 @@
 //  - the senders are paced: rounds of 50 MSGs, then every one of the 200
 //    sockets is drained until it has the round's 50, so no buffer ever
 //    holds more than one round (50 small datagrams, about 40 KB of kernel
-//    memory, far below even the default 208 KiB). The round also stays
-//    below the server's send queue bound (UdpSocketOptions::max_queued,
-//    16384): 50 MSGs x 200 members = 10,000 queued datagrams at most.
-//    Joins are paced the same way (groups of 50, then a drain).
+//    memory, far below even the default 208 KiB). Joins are paced the same
+//    way (groups of 50, then a drain).
 // chat_rate is 1e6 so the per-member rate limit (20/s by default) does not
 // refuse the senders' bursts (each sender's MSGs are also interleaved with
 // the others', so its bucket of 10 refills between them), and chat_timeout

@@ -666,7 +666,9 @@ TEST(UdpSocketTest, SendToEachDeliversTheSamePayloadToEveryReceiver) {
   for (auto& receiver : receivers) EXPECT_EQ(receiver->Drain(), 0u);
 }
 
-TEST(UdpSocketTest, SendToEachPastTheQueueBoundSendsToTheFirstAndCountsTheRest) {
+TEST(UdpSocketTest, SendToEachLargerThanTheQueueIsSentAsItGoes) {
+  // A broadcast to more receivers than the queue holds: each time the queue
+  // fills it is flushed, so nobody is left out while the kernel takes them.
   UdpSocketOptions options;
   options.max_queued = 20;
   Server server("127.0.0.1", options);
@@ -679,32 +681,35 @@ TEST(UdpSocketTest, SendToEachPastTheQueueBoundSendsToTheFirstAndCountsTheRest) 
   }
   server.Run([&](UdpSocket& s) {
     s.SendToEach(addresses, "news");
-    EXPECT_EQ(s.queued(), 20u);
-    EXPECT_EQ(s.dropped(), 30u);
-    // Full: nothing more goes in, and the stored copy is still right.
+    EXPECT_LE(s.queued(), 20u);
     s.SendToEach(addresses, "more news");
-    EXPECT_EQ(s.dropped(), 80u);
+    EXPECT_LE(s.queued(), 20u);
     s.Flush();
     EXPECT_EQ(s.queued(), 0u);
-    EXPECT_EQ(s.sent(), 20u);
+    EXPECT_EQ(s.sent(), 100u);
+    EXPECT_EQ(s.dropped(), 0u);
   });
-  for (int i = 0; i < 20; ++i) {
+  for (int i = 0; i < kReceivers; ++i) {
     std::optional<std::string> got = receivers[i]->Receive();
     ASSERT_TRUE(got.has_value()) << "receiver " << i;
     EXPECT_EQ(*got, "news");
+    got = receivers[i]->Receive();
+    ASSERT_TRUE(got.has_value()) << "receiver " << i;
+    EXPECT_EQ(*got, "more news");
   }
-  // The other 30 got nothing (all that was sent was sent in that one task).
   for (int i = 0; i < kReceivers; ++i) EXPECT_EQ(receivers[i]->Drain(), 0u) << "receiver " << i;
 }
 
 // ---------------------------------------------------------------------------
 // 6. The bounded send queue.
 
-TEST(UdpSocketTest, ABurstPastTheQueueBoundIsDroppedAndCountedNotBuffered) {
+TEST(UdpSocketTest, ABurstPastTheQueueBoundIsFlushedNotBuffered) {
   // Real kernel: a tiny send buffer and a receiver with a tiny receive
   // buffer that does not read. Loopback does not push back (the kernel drops
-  // at the receiver), so what is observable is the queue's bound, the
-  // counters' accounting and that nothing hangs.
+  // at the receiver), so a full queue is handed to the kernel at once: the
+  // queue stays within its bound, nothing is dropped on our side, nothing
+  // hangs. (Drops on our side need a kernel that refuses: see
+  // UdpSendFailureTest.)
   UdpSocketOptions options;
   options.max_queued = 100;
   Server server("127.0.0.1", options);
@@ -714,12 +719,12 @@ TEST(UdpSocketTest, ABurstPastTheQueueBoundIsDroppedAndCountedNotBuffered) {
 
   uint64_t total = 0;
   server.Run([&](UdpSocket& s) {
-    for (int i = 0; i < 5000; ++i) s.SendTo(receiver.address(), payload);
+    for (int i = 0; i < 5000; ++i) {
+      s.SendTo(receiver.address(), payload);
+      ASSERT_LE(s.queued(), 100u);
+    }
     total += 5000;
-    EXPECT_EQ(s.queued(), 100u);
-    EXPECT_EQ(s.dropped(), 4900u);
     s.Flush();
-    EXPECT_LE(s.queued(), 100u);
     EXPECT_EQ(s.sent() + s.dropped() + s.queued(), total);
   });
   for (int round = 0; round < 50; ++round) {
@@ -735,7 +740,6 @@ TEST(UdpSocketTest, ABurstPastTheQueueBoundIsDroppedAndCountedNotBuffered) {
       << "the queue never emptied";
   const Counters c = server.counters();
   EXPECT_EQ(c.sent + c.dropped, total);
-  EXPECT_GE(c.dropped, 4900u);
 
   // The receiver got some (at least the first), never more than was sent.
   const size_t arrived = receiver.Drain();
