@@ -1,0 +1,198 @@
+// Copyright Switchboard authors.
+//
+// load_generator.h: `LoadGenerator`, the echo load of `//:load` (and of the
+// benchmarks): many non-blocking connections spread over a few event loops,
+// each sending fixed-size messages whose every echoed byte is checked, with
+// latencies in a LatencyHistogram. A `LoadConfig` goes in, a `LoadResults`
+// comes out, and a callback hears the progress once a second; nothing here
+// prints or reads flags.
+//
+// Timeline of a run:
+//   ramp-up   connections open, all at once or `connect_rate` per second;
+//             lasts connections / connect_rate (0 when all at once).
+//   warm-up   load as in the measurement; its figures are thrown away.
+//   window    `duration` long: messages, bytes and latencies are counted.
+//   drain     each connection stops sending, half-closes and reads the rest
+//             of its replies (bounded), so the server sees an orderly end.
+// Errors count over the whole run, warm-up included.
+//
+// Modes:
+//   closed loop (rate 0)  each connection keeps `depth` messages in flight:
+//                         depth 1 is ping-pong. Latency runs from the write.
+//   open loop (rate > 0)  each connection sends on a fixed schedule (its share
+//                         of `rate`, phases spread) with at most `depth` in
+//                         flight; a message due while the window is full goes
+//                         out as soon as a reply frees a place. Latency runs
+//                         from the time the schedule meant the message to
+//                         leave, so a server that stalls is charged for every
+//                         message it delayed (wrk2's correction for
+//                         coordinated omission). The loops' timers have
+//                         millisecond resolution, so a load thread
+//                         busy-polls its loop when a send is due within 1 ms:
+//                         at more than ~1000 messages/s per thread it uses a
+//                         whole CPU.
+//
+// Messages: `message_size` bytes of printable text (no '\n' or '\r', so raw
+// and line framing never see an `exit` line), which carry the connection's
+// and the message's number, followed by a pattern that shifts with the
+// message. In line framing each ends in '\n'; in length framing each has
+// its 4-byte header. The echo of every framing is exactly what was sent, so
+// each reply is compared byte for byte with what its request held.
+
+#ifndef SWITCHBOARD_CLIENTS_LOAD_GENERATOR_H_
+#define SWITCHBOARD_CLIENTS_LOAD_GENERATOR_H_
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "clients/latency_histogram.h"
+#include "reactor/codec.h"
+#include "reactor/inet_address.h"
+#include "reactor/poller.h"
+
+namespace switchboard {
+
+struct LoadConfig {
+  InetAddress target;                 // where the echo service listens
+  int connections = 10;
+  size_t message_size = 1024;         // payload bytes, framing excluded
+  absl::Duration duration = absl::Seconds(10);  // the measurement window
+  absl::Duration warmup = absl::Seconds(1);
+  int depth = 1;                      // messages in flight per connection
+  double rate = 0;                    // messages/s in all; 0: closed loop
+  double connect_rate = 0;            // connections opened/s; 0: all at once
+  Framing framing = Framing::kRaw;    // the echo service's framing
+  int threads = 1;                    // event loops (at most `connections`)
+  pid_t server_pid = 0;               // > 0: measure its CPU time (Linux)
+  // A connect, or a connection owed replies that receives nothing, for this
+  // long counts as a timeout error; the connection is then closed.
+  absl::Duration timeout = absl::Seconds(2);
+  // How long the drain after the window may take.
+  absl::Duration drain_timeout = absl::Seconds(1);
+  absl::Duration progress_interval = absl::Seconds(1);
+  PollerKind poller = DefaultPollerKind();
+};
+
+// Checks that `config` describes a load that can run: counts at least 1,
+// durations positive (warm-up non-negative), a message size the framing
+// can carry (a line holds at most 4096 bytes, a length frame 1 MiB).
+absl::Status ValidateLoadConfig(const LoadConfig& config);
+
+enum class LoadErrorKind {
+  kConnect,   // a connection could not be opened (refused, unreachable, timed out)
+  kMismatch,  // a reply differed from its request
+  kReset,     // a connection failed while sending or receiving (reset, ...)
+  kClosed,    // the server closed a connection before the run ended
+  kTimeout,   // no reply for `timeout` while replies were owed
+};
+inline constexpr int kLoadErrorKinds = 5;
+
+// "connect", "mismatch", "reset", "closed", "timeout".
+absl::string_view LoadErrorKindName(LoadErrorKind kind);
+
+// Errors by kind, each with a description of its first occurrence.
+struct LoadErrors {
+  std::array<uint64_t, kLoadErrorKinds> counts{};
+  std::array<std::string, kLoadErrorKinds> first;
+
+  uint64_t count(LoadErrorKind kind) const { return counts[static_cast<int>(kind)]; }
+  uint64_t total() const;
+  // Counts one error of `kind`; `description` is kept if it is the first.
+  void Add(LoadErrorKind kind, absl::string_view description);
+  void Merge(const LoadErrors& other);
+};
+
+// What the progress callback receives, once per progress_interval.
+struct LoadProgress {
+  absl::Duration elapsed;         // since the run began
+  bool warming_up = false;        // before the window: figures thrown away later
+  double messages_per_second = 0;  // over the last interval
+  double megabytes_per_second = 0;  // payload, 10^6 bytes, over the last interval
+  uint64_t phase_messages = 0;    // replies counted in the current phase so far
+  int64_t p99_ns = 0;             // their latency's 99th percentile
+  uint64_t errors = 0;            // the whole run so far
+  int open_connections = 0;
+};
+
+struct LoadResults {
+  LoadConfig config;
+  absl::Duration measured;          // how much of the window ran
+  uint64_t messages = 0;            // correct replies received in the window
+  uint64_t bytes = 0;               // their payload bytes
+  LatencyHistogram latency;         // nanoseconds; open loop: from the schedule
+  LoadErrors errors;
+  int connections_opened = 0;       // connections that were established
+  int connections_open_at_end = 0;  // still open when the window closed
+  uint64_t outstanding_at_end = 0;  // sent, not answered when the window closed
+  uint64_t behind_at_end = 0;       // open loop: due, not yet sent at the close
+  std::optional<absl::Duration> server_cpu;  // over the window
+  std::string server_cpu_error;     // why server_cpu is missing, if asked for
+  bool completed = false;           // the whole window ran
+  bool interrupted = false;         // Stop() ended it early
+  std::string stopped_because;      // when not completed
+
+  double messages_per_second() const;
+  double megabytes_per_second() const;
+  std::optional<double> server_cpu_us_per_message() const;
+  // Completed with no error.
+  bool ok() const { return completed && errors.total() == 0; }
+};
+
+class LoadThread;
+
+// Runs one load. Run() from one thread; Stop() from any.
+class LoadGenerator {
+ public:
+  using ProgressCallback = std::function<void(const LoadProgress&)>;
+
+  explicit LoadGenerator(const LoadConfig& config);
+  ~LoadGenerator();
+  LoadGenerator(const LoadGenerator&) = delete;
+  LoadGenerator& operator=(const LoadGenerator&) = delete;
+
+  // Runs the whole load and returns its figures; blocks for ramp-up +
+  // warm-up + window + drain, or less if every connection fails or Stop()
+  // is called. Calls `progress` (may be empty) on this thread. An error
+  // only for a bad config or when the event loops cannot be created; a
+  // load that fails (nothing listening, the server closing) returns results
+  // that say so. Call once.
+  absl::StatusOr<LoadResults> Run(const ProgressCallback& progress);
+
+  // Any thread: ends the window now; Run returns the figures so far.
+  void Stop();
+
+ private:
+  friend class LoadThread;
+  // Called by each load thread as it finishes.
+  void ThreadFinished();
+
+  const LoadConfig config_;
+  std::vector<std::unique_ptr<LoadThread>> threads_;
+
+  absl::Mutex mutex_;
+  int running_threads_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool stop_requested_ ABSL_GUARDED_BY(mutex_) = false;
+  absl::Time last_finished_ ABSL_GUARDED_BY(mutex_);  // when a thread last finished
+};
+
+// The CPU time (user + system) process `pid` has used so far, from
+// /proc/<pid>/stat. Unavailable where there is no /proc.
+absl::StatusOr<absl::Duration> ProcessCpuTime(pid_t pid);
+
+}  // namespace switchboard
+
+#endif  // SWITCHBOARD_CLIENTS_LOAD_GENERATOR_H_

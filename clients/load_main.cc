@@ -1,0 +1,497 @@
+// Copyright Switchboard authors.
+//
+// The load generator (//:load): drives the echo service with many
+// connections through LoadGenerator, prints a progress line each second and
+// a summary (or, with --json, one JSON object) at the end.
+//
+// Exit status: 0 when the whole window ran without an error; 1 when there
+// were errors or the load could not run to its end (nothing listening, the
+// server closing); 2 for bad flags; 130 when interrupted (SIGINT/SIGTERM end
+// the window early and the figures so far are printed).
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "clients/latency_histogram.h"
+#include "clients/load_generator.h"
+#include "gflags/gflags.h"
+#include "glog/logging.h"
+#include "reactor/codec.h"
+#include "reactor/inet_address.h"
+#include "reactor/poller.h"
+
+DEFINE_string(target, "127.0.0.1:7007",
+              "The echo service to load, as host:port ([addr]:port for IPv6)");
+DEFINE_string(scenario, "echo", "What to load: echo (auth and chat are not available yet)");
+DEFINE_int32(connections, 10, "Connections to open");
+DEFINE_int32(size, 1024,
+             "Bytes per message (at most 4096 with --framing=line, 1 MiB with length)");
+DEFINE_string(duration, "10s", "How long to measure, after ramp-up and warm-up (90s, 5m, ...)");
+DEFINE_string(warmup, "1s", "How long to run before measuring; its figures are discarded");
+DEFINE_int32(depth, 1,
+             "Messages in flight per connection: 1 is ping-pong. With --rate, the most "
+             "that may be in flight; a message due beyond that waits for a reply");
+DEFINE_double(rate, 0,
+              "Open loop: messages per second over all connections, sent on a fixed "
+              "schedule, latency measured from the scheduled send time, so that a stalled "
+              "server is charged for every message it delayed (wrk2's correction for "
+              "coordinated omission). 0: closed loop");
+DEFINE_double(connect_rate, 0,
+              "Connections opened per second during ramp-up (0: all at once); the "
+              "warm-up starts once all are due");
+DEFINE_string(framing, "raw",
+              "The echo service's framing (the server's --echo_framing): raw, line or length");
+DEFINE_bool(json, false,
+            "Print the summary as one JSON object on stdout (progress lines go to stderr)");
+DEFINE_int32(server_pid, 0,
+             "The server's process id: report its CPU time (user + system, from "
+             "/proc/<pid>/stat) per message over the measurement window");
+DEFINE_int32(threads, 1, "Event-loop threads the connections are spread over");
+DEFINE_string(timeout, "2s",
+              "A connect, or a connection owed replies that receives nothing, for this long "
+              "counts as a timeout error (and the connection is closed)");
+DEFINE_string(poller, "", "epoll, poll or kqueue (default: the best this platform has)");
+
+// gflags exits with status 1 on a bad flag; ours is 2. The hook is exported
+// by libgflags but not declared in its header.
+namespace google {
+extern void (*gflags_exitfunc)(int);
+}  // namespace google
+
+namespace switchboard {
+namespace {
+
+constexpr int kUsageError = 2;
+constexpr int kLoadFailed = 1;
+constexpr int kInterrupted = 130;
+
+[[noreturn]] void BadFlag(absl::string_view message) {
+  std::cerr << "load: " << message << std::endl;
+  std::exit(kUsageError);
+}
+
+absl::Duration DurationFlag(const char* name, const std::string& value) {
+  absl::Duration d;
+  if (!absl::ParseDuration(value, &d)) {
+    BadFlag(absl::StrCat("--", name, "=", value, " is not a duration (examples: 500ms, 10s, 5m)"));
+  }
+  return d;
+}
+
+// "host:port" or "[v6]:port".
+void ParseTarget(absl::string_view target, std::string* host, uint16_t* port) {
+  absl::string_view host_part;
+  absl::string_view port_part;
+  if (absl::StartsWith(target, "[")) {
+    const size_t close = target.find("]:");
+    if (close == absl::string_view::npos) {
+      BadFlag(absl::StrCat("--target=", target, ": expected [address]:port"));
+    }
+    host_part = target.substr(1, close - 1);
+    port_part = target.substr(close + 2);
+  } else {
+    const size_t colon = target.rfind(':');
+    if (colon == absl::string_view::npos) {
+      BadFlag(absl::StrCat("--target=", target, ": expected host:port"));
+    }
+    host_part = target.substr(0, colon);
+    port_part = target.substr(colon + 1);
+  }
+  int value = 0;
+  if (host_part.empty() || !absl::SimpleAtoi(port_part, &value) || value < 1 || value > 65535) {
+    BadFlag(absl::StrCat("--target=", target, ": expected host:port with a port in 1..65535"));
+  }
+  *host = std::string(host_part);
+  *port = static_cast<uint16_t>(value);
+}
+
+// Many connections need many descriptors: raise the soft limit as far as
+// the hard one allows.
+void EnsureDescriptors(int connections) {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(connections) + 64;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    const rlim_t old = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_cur < wanted) {
+      BadFlag(absl::StrCat("--connections=", connections, " needs ", wanted,
+                           " descriptors but the limit is ", limit.rlim_cur,
+                           " (was ", old, "; raise it with ulimit -n)"));
+    }
+  }
+}
+
+LoadConfig ConfigFromFlags() {
+  if (FLAGS_scenario == "auth" || FLAGS_scenario == "chat") {
+    BadFlag(absl::StrCat("--scenario=", FLAGS_scenario,
+                         ": not yet; only the echo scenario is available"));
+  }
+  if (FLAGS_scenario != "echo") {
+    BadFlag(absl::StrCat("--scenario=", FLAGS_scenario, ": unknown (echo, auth or chat)"));
+  }
+  LoadConfig config;
+  std::string host;
+  uint16_t port = 0;
+  ParseTarget(FLAGS_target, &host, &port);
+  if (FLAGS_connections < 1) BadFlag("--connections must be at least 1");
+  if (FLAGS_threads < 1) BadFlag("--threads must be at least 1");
+  if (FLAGS_depth < 1) BadFlag("--depth must be at least 1");
+  if (FLAGS_size < 1) BadFlag("--size must be at least 1");
+  if (!(FLAGS_rate >= 0) || std::isinf(FLAGS_rate)) BadFlag("--rate must be 0 or more");
+  if (!(FLAGS_connect_rate >= 0) || std::isinf(FLAGS_connect_rate)) {
+    BadFlag("--connect_rate must be 0 or more");
+  }
+  if (FLAGS_server_pid < 0) BadFlag("--server_pid must be a process id");
+  absl::StatusOr<Framing> framing = ParseFraming(FLAGS_framing);
+  if (!framing.ok()) BadFlag(absl::StrCat("--framing: ", framing.status().message()));
+  config.connections = FLAGS_connections;
+  config.message_size = static_cast<size_t>(FLAGS_size);
+  config.duration = DurationFlag("duration", FLAGS_duration);
+  config.warmup = DurationFlag("warmup", FLAGS_warmup);
+  config.timeout = DurationFlag("timeout", FLAGS_timeout);
+  if (config.duration <= absl::ZeroDuration()) BadFlag("--duration must be positive");
+  if (config.warmup < absl::ZeroDuration()) BadFlag("--warmup must not be negative");
+  if (config.timeout <= absl::ZeroDuration()) BadFlag("--timeout must be positive");
+  config.depth = FLAGS_depth;
+  config.rate = FLAGS_rate;
+  config.connect_rate = FLAGS_connect_rate;
+  config.framing = *framing;
+  config.threads = FLAGS_threads;
+  config.server_pid = FLAGS_server_pid;
+  if (!FLAGS_poller.empty()) {
+    absl::StatusOr<PollerKind> poller = ParsePollerKind(FLAGS_poller);
+    if (!poller.ok()) BadFlag(absl::StrCat("--poller: ", poller.status().message()));
+    if (!PollerAvailable(*poller)) BadFlag(absl::StrCat("--poller=", FLAGS_poller, ": not on this platform"));
+    config.poller = *poller;
+  }
+  if (config.server_pid > 0) {
+    if (absl::StatusOr<absl::Duration> cpu = ProcessCpuTime(config.server_pid); !cpu.ok()) {
+      BadFlag(absl::StrCat("--server_pid=", config.server_pid, ": ", cpu.status().message()));
+    }
+  }
+  // Everything but the address, which needs the resolver.
+  config.target = InetAddress();
+  config.target.set_port(port);
+  if (absl::Status s = ValidateLoadConfig(config); !s.ok()) {
+    BadFlag(absl::StrCat("bad flags: ", s.message()));
+  }
+  absl::StatusOr<std::vector<InetAddress>> addresses =
+      InetAddress::Resolve(host, port, SOCK_STREAM);
+  if (!addresses.ok() || addresses->empty()) {
+    std::cerr << "load: cannot resolve " << host << ": "
+              << (addresses.ok() ? "no address" : addresses.status().message()) << std::endl;
+    std::exit(kLoadFailed);
+  }
+  config.target = addresses->front();
+  return config;
+}
+
+// "850 ns", "123 µs", "1.23 ms", "2.50 s".
+std::string FormatLatency(int64_t ns) {
+  if (ns < 1000) return absl::StrCat(ns, " ns");
+  if (ns < 10 * 1000) return absl::StrFormat("%.2f µs", ns / 1e3);
+  if (ns < 1000 * 1000) return absl::StrFormat("%.0f µs", ns / 1e3);
+  if (ns < 1000 * 1000 * 1000) return absl::StrFormat("%.2f ms", ns / 1e6);
+  return absl::StrFormat("%.2f s", ns / 1e9);
+}
+
+std::string FormatProgress(const LoadProgress& p) {
+  return absl::StrFormat("%6.1fs %s %10.0f msg/s %9.2f MB/s  p99 %-9s errors %llu  open %d",
+                         absl::ToDoubleSeconds(p.elapsed), p.warming_up ? "warm-up" : "       ",
+                         p.messages_per_second, p.megabytes_per_second,
+                         p.phase_messages == 0 ? std::string("-") : FormatLatency(p.p99_ns),
+                         static_cast<unsigned long long>(p.errors),
+                         p.open_connections);
+}
+
+std::string Describe(const LoadConfig& c) {
+  std::string mode = c.rate > 0 ? absl::StrFormat("open loop at %.0f msg/s, at most %d in flight "
+                                                  "per connection",
+                                                  c.rate, c.depth)
+                                : (c.depth == 1 ? std::string("closed loop, ping-pong")
+                                                : absl::StrCat("closed loop, depth ", c.depth));
+  return absl::StrCat("echo at ", c.target.ToString(), ": ", c.connections, " connection(s), ",
+                      c.message_size, "-byte messages (", FramingName(c.framing), "), ", mode,
+                      ", ", c.threads, " thread(s)");
+}
+
+std::string TextSummary(const LoadResults& r) {
+  std::string out;
+  absl::StrAppend(&out, "load: ", Describe(r.config), "\n");
+  absl::StrAppend(&out, absl::StrFormat("window:     %.2f s of %s, after %s of warm-up%s\n",
+                                        absl::ToDoubleSeconds(r.measured),
+                                        absl::FormatDuration(r.config.duration),
+                                        absl::FormatDuration(r.config.warmup),
+                                        r.completed ? "" : " (partial)"));
+  absl::StrAppend(&out, absl::StrFormat("messages:   %llu, %.1f msg/s, %.2f MB/s\n",
+                                        static_cast<unsigned long long>(r.messages),
+                                        r.messages_per_second(), r.megabytes_per_second()));
+  const LatencyHistogram& h = r.latency;
+  absl::StrAppend(
+      &out, "latency:    ",
+      r.messages == 0
+          ? std::string("none measured")
+          : absl::StrCat("p50 ", FormatLatency(h.ValueAtPercentile(50)), "  p90 ",
+                         FormatLatency(h.ValueAtPercentile(90)), "  p99 ",
+                         FormatLatency(h.ValueAtPercentile(99)), "  p99.9 ",
+                         FormatLatency(h.ValueAtPercentile(99.9)), "  max ",
+                         FormatLatency(h.Max()), "  (mean ",
+                         FormatLatency(static_cast<int64_t>(std::llround(h.Mean()))), ", min ",
+                         FormatLatency(h.Min()), ")"),
+      r.config.rate > 0 && r.messages != 0 ? ", from the scheduled send times" : "", "\n");
+  std::vector<std::string> kinds;
+  for (int i = 0; i < kLoadErrorKinds; ++i) {
+    if (r.errors.counts[i] != 0) {
+      kinds.push_back(absl::StrCat(LoadErrorKindName(static_cast<LoadErrorKind>(i)), " ",
+                                   r.errors.counts[i]));
+    }
+  }
+  absl::StrAppend(&out, "errors:     ", r.errors.total(),
+                  kinds.empty() ? "" : absl::StrCat(" (", absl::StrJoin(kinds, ", "), ")"),
+                  "\n");
+  for (int i = 0; i < kLoadErrorKinds; ++i) {
+    if (r.errors.counts[i] != 0 && !r.errors.first[i].empty()) {
+      absl::StrAppend(&out, "  first ", LoadErrorKindName(static_cast<LoadErrorKind>(i)), ": ",
+                      r.errors.first[i], "\n");
+    }
+  }
+  absl::StrAppend(&out, "connections: ", r.connections_opened, " of ", r.config.connections,
+                  " opened, ", r.connections_open_at_end, " open at the end\n");
+  if (r.outstanding_at_end != 0 || r.behind_at_end != 0) {
+    absl::StrAppend(&out, "at the close: ", r.outstanding_at_end,
+                    " message(s) in flight (not counted)");
+    if (r.config.rate > 0) {
+      absl::StrAppend(&out, ", ", r.behind_at_end, " due but not yet sent");
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  if (r.config.server_pid > 0) {
+    if (std::optional<double> us = r.server_cpu_us_per_message(); us.has_value()) {
+      absl::StrAppend(&out, absl::StrFormat("server CPU: %.2f µs/message (%.2f s over the "
+                                            "window, pid %d)\n",
+                                            *us, absl::ToDoubleSeconds(*r.server_cpu),
+                                            r.config.server_pid));
+    } else {
+      absl::StrAppend(&out, "server CPU: unavailable (",
+                      r.server_cpu_error.empty() ? "no message measured" : r.server_cpu_error,
+                      ")\n");
+    }
+  }
+  if (!r.completed) absl::StrAppend(&out, "stopped:    ", r.stopped_because, "\n");
+  return out;
+}
+
+std::string JsonString(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+std::string JsonNumber(double value) {
+  if (!std::isfinite(value)) return "null";
+  return absl::StrFormat("%.6g", value);
+}
+
+std::string JsonSummary(const LoadResults& r) {
+  const LoadConfig& c = r.config;
+  const LatencyHistogram& h = r.latency;
+  std::vector<std::string> fields;
+  auto add = [&fields](absl::string_view key, const std::string& value) {
+    fields.push_back(absl::StrCat(JsonString(key), ":", value));
+  };
+  add("scenario", JsonString("echo"));
+  add("target", JsonString(c.target.ToString()));
+  add("framing", JsonString(FramingName(c.framing)));
+  add("connections", absl::StrCat(c.connections));
+  add("size", absl::StrCat(c.message_size));
+  add("depth", absl::StrCat(c.depth));
+  add("rate", JsonNumber(c.rate));
+  add("open_loop", c.rate > 0 ? "true" : "false");
+  add("threads", absl::StrCat(c.threads));
+  add("warmup_s", JsonNumber(absl::ToDoubleSeconds(c.warmup)));
+  add("duration_s", JsonNumber(absl::ToDoubleSeconds(c.duration)));
+  add("measured_s", JsonNumber(absl::ToDoubleSeconds(r.measured)));
+  add("completed", r.completed ? "true" : "false");
+  add("interrupted", r.interrupted ? "true" : "false");
+  add("stopped_because", r.completed ? "null" : JsonString(r.stopped_because));
+  add("messages", absl::StrCat(r.messages));
+  add("bytes", absl::StrCat(r.bytes));
+  add("messages_per_second", JsonNumber(r.messages_per_second()));
+  add("megabytes_per_second", JsonNumber(r.megabytes_per_second()));
+  add("latency_ns",
+      absl::StrCat("{\"min\":", h.Min(), ",\"mean\":", JsonNumber(h.Mean()),
+                   ",\"p50\":", h.ValueAtPercentile(50), ",\"p90\":", h.ValueAtPercentile(90),
+                   ",\"p99\":", h.ValueAtPercentile(99), ",\"p99_9\":",
+                   h.ValueAtPercentile(99.9), ",\"max\":", h.Max(), "}"));
+  std::vector<std::string> errors = {absl::StrCat("\"total\":", r.errors.total())};
+  std::vector<std::string> firsts;
+  for (int i = 0; i < kLoadErrorKinds; ++i) {
+    const absl::string_view name = LoadErrorKindName(static_cast<LoadErrorKind>(i));
+    errors.push_back(absl::StrCat(JsonString(name), ":", r.errors.counts[i]));
+    if (r.errors.counts[i] != 0) {
+      firsts.push_back(absl::StrCat(JsonString(name), ":", JsonString(r.errors.first[i])));
+    }
+  }
+  add("errors", absl::StrCat("{", absl::StrJoin(errors, ","), "}"));
+  add("first_errors", absl::StrCat("{", absl::StrJoin(firsts, ","), "}"));
+  add("connections_opened", absl::StrCat(r.connections_opened));
+  add("connections_open_at_end", absl::StrCat(r.connections_open_at_end));
+  add("outstanding_at_end", absl::StrCat(r.outstanding_at_end));
+  add("behind_at_end", absl::StrCat(r.behind_at_end));
+  std::optional<double> cpu = r.server_cpu_us_per_message();
+  add("server_pid", c.server_pid > 0 ? absl::StrCat(c.server_pid) : "null");
+  add("server_cpu_s",
+      r.server_cpu.has_value() ? JsonNumber(absl::ToDoubleSeconds(*r.server_cpu)) : "null");
+  add("server_cpu_us_per_message", cpu.has_value() ? JsonNumber(*cpu) : "null");
+  return absl::StrCat("{", absl::StrJoin(fields, ","), "}");
+}
+
+// Prints the progress lines: rewritten in place at a terminal, one per
+// report otherwise.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(FILE* out) : out_(out), terminal_(isatty(fileno(out)) == 1) {}
+
+  void Print(const LoadProgress& progress) {
+    const std::string line = FormatProgress(progress);
+    if (terminal_) {
+      const size_t pad = last_width_ > line.size() ? last_width_ - line.size() : 0;
+      std::fprintf(out_, "\r%s%*s", line.c_str(), static_cast<int>(pad), "");
+      last_width_ = line.size();
+    } else {
+      std::fprintf(out_, "%s\n", line.c_str());
+    }
+    std::fflush(out_);
+  }
+
+  // Ends an in-place line before anything else is printed.
+  void Finish() {
+    if (terminal_ && last_width_ != 0) {
+      std::fputc('\n', out_);
+      std::fflush(out_);
+    }
+  }
+
+ private:
+  FILE* const out_;
+  const bool terminal_;
+  size_t last_width_ = 0;
+};
+
+int Main(int argc, char** argv) {
+  static bool showing_help = false;
+  google::gflags_exitfunc = [](int status) {
+    std::exit(status == 0 || showing_help ? 0 : kUsageError);
+  };
+  gflags::SetUsageMessage(
+      "Switchboard load generator: many connections to the echo service, every echoed\n"
+      "byte checked, latency percentiles, errors.\n"
+      "  load [--target=127.0.0.1:7007] [--connections=10] [--size=1024] [--duration=10s]\n"
+      "       [--depth=1 | --rate=N] [--framing=raw|line|length] [--json]");
+  gflags::ParseCommandLineNonHelpFlags(&argc, &argv, true);
+  showing_help = true;
+  gflags::HandleCommandLineHelpFlags();  // exits after --help and the like
+  showing_help = false;
+  if (argc > 1) BadFlag(absl::StrCat("unexpected argument '", argv[1], "'"));
+  if (gflags::GetCommandLineFlagInfoOrDie("log_dir").is_default) FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+
+  const LoadConfig config = ConfigFromFlags();
+  EnsureDescriptors(config.connections);
+  signal(SIGPIPE, SIG_IGN);
+
+  // SIGINT and SIGTERM end the window early; a thread of our own waits for
+  // them (blocked in every thread, so no system call is interrupted).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  LoadGenerator generator(config);
+  std::atomic<bool> done{false};
+  std::atomic<bool> signalled{false};
+  std::thread signal_watcher([&] {
+    const timespec tick{0, 100 * 1000 * 1000};
+    while (!done.load()) {
+      if (sigtimedwait(&stop_signals, nullptr, &tick) > 0) {
+        signalled.store(true);
+        generator.Stop();
+        return;
+      }
+    }
+  });
+
+  ProgressPrinter printer(FLAGS_json ? stderr : stdout);
+  if (!FLAGS_json) {
+    std::printf("load: %s\n", Describe(config).c_str());
+    std::fflush(stdout);
+  }
+  absl::StatusOr<LoadResults> results =
+      generator.Run([&printer](const LoadProgress& p) { printer.Print(p); });
+  done.store(true);
+  signal_watcher.join();
+  printer.Finish();
+  if (!results.ok()) {
+    std::cerr << "load: " << results.status().message() << std::endl;
+    return kLoadFailed;
+  }
+  if (FLAGS_json) {
+    std::printf("%s\n", JsonSummary(*results).c_str());
+  } else {
+    std::string summary = TextSummary(*results);
+    // The first line repeats the one printed at the start.
+    summary.erase(0, summary.find('\n') + 1);
+    std::fputs(summary.c_str(), stdout);
+  }
+  std::fflush(stdout);
+  if (!results->completed && !results->interrupted) {
+    std::cerr << "load: " << results->stopped_because << std::endl;
+  }
+  if (results->errors.total() != 0) {
+    std::cerr << "load: " << results->errors.total() << " error(s)" << std::endl;
+  }
+  if (results->errors.total() != 0) return kLoadFailed;
+  if (results->interrupted) return kInterrupted;
+  return results->ok() ? 0 : kLoadFailed;
+}
+
+}  // namespace
+}  // namespace switchboard
+
+int main(int argc, char** argv) { return switchboard::Main(argc, argv); }
