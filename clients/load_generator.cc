@@ -36,10 +36,6 @@ constexpr size_t kMaxFrame = CodecLimits().max_frame;
 // for gigabytes per connection.
 constexpr size_t kMaxRawMessage = 64 << 20;
 
-// The loops' timers and poll timeouts have millisecond resolution. An
-// open-loop thread whose next send is due sooner than this polls without
-// sleeping, so that sends leave on time.
-constexpr absl::Duration kSpinBelow = absl::Milliseconds(1);
 // The longest a load thread sleeps in one turn of its loop.
 constexpr absl::Duration kMaxWait = absl::Milliseconds(100);
 
@@ -831,11 +827,9 @@ void LoadThread::Main() {
         if (connection->sending()) next = std::min(next, connection->SendDue(turn));
       }
       if (next != absl::InfiniteFuture()) {
-        // Sleep whole milliseconds (the poller's unit), then poll without
-        // sleeping for the rest.
-        const absl::Duration until = next - turn;
-        wait = until < kSpinBelow ? absl::ZeroDuration()
-                                  : std::min(absl::Floor(until, kSpinBelow), kMaxWait);
+        // The pollers wait to the nanosecond (epoll_pwait2, ppoll), so the
+        // loop sleeps until the next send is due, never spinning.
+        wait = std::clamp(next - turn, absl::ZeroDuration(), kMaxWait);
       }
     }
     loop->RunOnce(wait);

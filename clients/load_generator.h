@@ -26,11 +26,10 @@
 //                         from the time the schedule meant the message to
 //                         leave, so a server that stalls is charged for every
 //                         message it delayed (wrk2's correction for
-//                         coordinated omission). The loops' timers have
-//                         millisecond resolution, so a load thread
-//                         busy-polls its loop when a send is due within 1 ms:
-//                         at more than ~1000 messages/s per thread it uses a
-//                         whole CPU.
+//                         coordinated omission). The loops sleep until the
+//                         next send is due, to the microsecond where the
+//                         kernel has epoll_pwait2 (Linux 5.11), else to the
+//                         millisecond.
 //
 // Messages: `message_size` bytes of printable text (no '\n' or '\r', so raw
 // and line framing never see an `exit` line), which carry the connection's

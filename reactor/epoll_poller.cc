@@ -52,8 +52,21 @@ void EpollPoller::Remove(int fd) {
 absl::Status EpollPoller::Wait(absl::Duration timeout,
                                std::vector<ReadyEvent>* ready) {
   ready->clear();
-  int n = epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()),
-                     TimeoutToMilliseconds(timeout));
+  const int capacity = static_cast<int>(events_.size());
+  int n = -1;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+  if (!pwait2_missing_) {
+    timespec limit;
+    const bool limited = TimeoutToTimespec(timeout, &limit);
+    n = epoll_pwait2(epoll_fd_, events_.data(), capacity, limited ? &limit : nullptr, nullptr);
+    if (n < 0 && errno == ENOSYS) pwait2_missing_ = true;
+  }
+#else
+  pwait2_missing_ = true;
+#endif
+  if (pwait2_missing_) {
+    n = epoll_wait(epoll_fd_, events_.data(), capacity, TimeoutToMilliseconds(timeout));
+  }
   if (n < 0) {
     if (errno == EINTR) return absl::OkStatus();
     return absl::ErrnoToStatus(errno, "epoll_wait");

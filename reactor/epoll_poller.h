@@ -39,6 +39,9 @@ class EpollPoller final : public Poller {
 
   const int epoll_fd_;
   std::vector<epoll_event> events_;  // grows when a wait fills it
+  // epoll_pwait2 (nanosecond timeouts, Linux 5.11) answered ENOSYS: use
+  // epoll_wait and whole milliseconds from then on.
+  bool pwait2_missing_ = false;
 };
 
 }  // namespace switchboard

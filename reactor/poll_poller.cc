@@ -53,7 +53,13 @@ void PollPoller::Remove(int fd) {
 absl::Status PollPoller::Wait(absl::Duration timeout,
                               std::vector<ReadyEvent>* ready) {
   ready->clear();
+#if defined(__linux__)
+  timespec limit;
+  const bool limited = TimeoutToTimespec(timeout, &limit);
+  int n = ppoll(fds_.data(), fds_.size(), limited ? &limit : nullptr, nullptr);
+#else
   int n = poll(fds_.data(), fds_.size(), TimeoutToMilliseconds(timeout));
+#endif
   if (n < 0) {
     if (errno == EINTR) return absl::OkStatus();
     return absl::ErrnoToStatus(errno, "poll");

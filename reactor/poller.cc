@@ -4,6 +4,8 @@
 
 #include "reactor/poller.h"
 
+#include <algorithm>
+
 
 #include "absl/strings/str_cat.h"
 #include "reactor/epoll_poller.h"
@@ -81,6 +83,13 @@ absl::StatusOr<std::unique_ptr<Poller>> MakePoller(PollerKind kind) {
   }
   return absl::UnimplementedError(absl::StrCat(
       "the ", PollerKindName(kind), " poller is not available on this platform"));
+}
+
+bool TimeoutToTimespec(absl::Duration timeout, timespec* out) {
+  if (timeout == absl::InfiniteDuration()) return false;
+  // Past about 34 years absl::ToTimespec saturates; no loop waits that long.
+  *out = absl::ToTimespec(std::max(timeout, absl::ZeroDuration()));
+  return true;
 }
 
 int TimeoutToMilliseconds(absl::Duration timeout) {

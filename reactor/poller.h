@@ -12,11 +12,13 @@
 #ifndef SWITCHBOARD_REACTOR_POLLER_H_
 #define SWITCHBOARD_REACTOR_POLLER_H_
 
+#include <time.h>
+
 #include <cstdint>
 #include <memory>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -76,6 +78,10 @@ absl::StatusOr<std::unique_ptr<Poller>> MakePoller(PollerKind kind);
 // Poll timeouts in whole milliseconds, rounded up so that a timer is never
 // woken early; -1 for no limit.
 int TimeoutToMilliseconds(absl::Duration timeout);
+// The same to the nanosecond, for the calls that take a timespec
+// (epoll_pwait2, ppoll), so that timers are not rounded to milliseconds.
+// False for no limit.
+bool TimeoutToTimespec(absl::Duration timeout, timespec* out);
 
 }  // namespace switchboard
 

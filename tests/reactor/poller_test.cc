@@ -96,6 +96,23 @@ TEST(TimeoutToMillisecondsTest, RoundsUpSoTimersAreNeverEarly) {
   EXPECT_EQ(TimeoutToMilliseconds(absl::Hours(24 * 365)), 1 << 30);
 }
 
+TEST(TimeoutToTimespecTest, KeepsNanosecondsAndClampsNegatives) {
+  timespec ts{};
+  EXPECT_FALSE(TimeoutToTimespec(absl::InfiniteDuration(), &ts));
+  ASSERT_TRUE(TimeoutToTimespec(absl::Microseconds(250), &ts));
+  EXPECT_EQ(ts.tv_sec, 0);
+  EXPECT_EQ(ts.tv_nsec, 250000);
+  ASSERT_TRUE(TimeoutToTimespec(absl::Seconds(3) + absl::Nanoseconds(7), &ts));
+  EXPECT_EQ(ts.tv_sec, 3);
+  EXPECT_EQ(ts.tv_nsec, 7);
+  ASSERT_TRUE(TimeoutToTimespec(absl::Milliseconds(-5), &ts));
+  EXPECT_EQ(ts.tv_sec, 0);
+  EXPECT_EQ(ts.tv_nsec, 0);
+  ASSERT_TRUE(TimeoutToTimespec(-absl::InfiniteDuration(), &ts));
+  EXPECT_EQ(ts.tv_sec, 0);
+  EXPECT_EQ(ts.tv_nsec, 0);
+}
+
 // ---------------------------------------------------------------------------
 // The backend suite.
 
