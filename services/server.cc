@@ -15,7 +15,9 @@
 #include "services/auth_service.h"
 #include "services/echo_service.h"
 #include "services/identity_service.h"
+#include "services/models/iterative_server.h"
 #include "services/store/sqlite_store.h"
+#include "services/models/thread_per_connection_server.h"
 
 namespace switchboard {
 namespace {
@@ -72,7 +74,32 @@ Framing DefaultFraming(absl::string_view service) {
   return service == "echo" ? Framing::kRaw : Framing::kLine;
 }
 
+Framing FramingOf(const ServerConfig& config, const std::string& service) {
+  auto it = config.framings.find(service);
+  return it == config.framings.end() ? DefaultFraming(service) : it->second;
+}
+
 }  // namespace
+
+absl::StatusOr<ServerModel> ParseServerModel(absl::string_view name) {
+  if (name == "reactor") return ServerModel::kReactor;
+  if (name == "blocking") return ServerModel::kBlocking;
+  if (name == "iterative") return ServerModel::kIterative;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown model '", name, "' (reactor, blocking or iterative)"));
+}
+
+absl::string_view ServerModelName(ServerModel model) {
+  switch (model) {
+    case ServerModel::kReactor:
+      return "reactor";
+    case ServerModel::kBlocking:
+      return "blocking";
+    case ServerModel::kIterative:
+      return "iterative";
+  }
+  return "unknown";
+}
 
 const std::vector<std::string>& KnownServices() {
   static const auto* const names =
@@ -254,8 +281,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
     absl::StatusOr<InetAddress> bound = socket->LocalAddress();
     if (!bound.ok()) return bound.status();
     server->listeners_.push_back(Listener{name, "tcp", *bound, skipped});
-    server->hosted_.push_back(Hosted{name, *std::move(service), nullptr, nullptr});
+    server->hosted_.push_back(Hosted{name, *std::move(service), nullptr, nullptr, nullptr});
     sockets.push_back(*std::move(socket));
+  }
+  if (config.model != ServerModel::kReactor) {
+    if (absl::Status s = server->HostBlocking(std::move(sockets)); !s.ok()) return s;
+    return server;
   }
 
   server->io_loops_ =
@@ -269,9 +300,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
     Hosted& hosted = server->hosted_[i];
     const std::string& name = hosted.name;
     ServiceHostOptions host_options;
-    auto framing_it = config.framings.find(name);
-    host_options.framing =
-        framing_it == config.framings.end() ? DefaultFraming(name) : framing_it->second;
+    host_options.framing = FramingOf(config, name);
     host_options.limits.raw_chunk = config.echo_chunk;
     host_options.dispatch = config.dispatch;
     hosted.host = std::make_unique<ServiceHost>(hosted.service.get(),
@@ -285,6 +314,34 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   return server;
 }
 
+absl::Status Server::HostBlocking(std::vector<Socket> sockets) {
+  // The connections' own threads run every session call, so neither I/O
+  // loops nor a pool for sessions exist; one worker sweeps expired auth
+  // sessions, which must stay off the main loop (the store blocks).
+  if (hasher_ != nullptr) workers_ = std::make_unique<ThreadPool>(1, kWorkerQueue);
+  for (size_t i = 0; i < hosted_.size(); ++i) {
+    Hosted& hosted = hosted_[i];
+    BlockingConnectionOptions options;
+    options.name = hosted.name;
+    options.framing = FramingOf(config_, hosted.name);
+    options.limits.raw_chunk = config_.echo_chunk;
+    options.idle_timeout = config_.idle_timeout;
+    if (config_.model == ServerModel::kIterative) {
+      absl::StatusOr<std::unique_ptr<IterativeServer>> host = IterativeServer::Create(
+          hosted.service.get(), std::move(sockets[i]), &limit_, std::move(options));
+      if (!host.ok()) return host.status();
+      hosted.blocking = *std::move(host);
+    } else {
+      absl::StatusOr<std::unique_ptr<ThreadPerConnectionServer>> host =
+          ThreadPerConnectionServer::Create(hosted.service.get(), std::move(sockets[i]),
+                                            &limit_, std::move(options));
+      if (!host.ok()) return host.status();
+      hosted.blocking = *std::move(host);
+    }
+  }
+  return absl::OkStatus();
+}
+
 Server::~Server() { Shutdown(); }
 
 std::string Server::ListeningLine(const Listener& listener) {
@@ -295,7 +352,10 @@ std::string Server::ListeningLine(const Listener& listener) {
 void Server::Start() {
   main_loop_->AssertInLoopThread();
   started_ = true;
-  for (Hosted& hosted : hosted_) hosted.tcp->Start();
+  for (Hosted& hosted : hosted_) {
+    if (hosted.tcp != nullptr) hosted.tcp->Start();
+    if (hosted.blocking != nullptr) hosted.blocking->Start();
+  }
   if (chat_ != nullptr) chat_->Start();
   if (hasher_ != nullptr) {
     PurgeExpiredSessions();
@@ -315,6 +375,10 @@ void Server::Shutdown() {
     if (io_loops_ != nullptr) io_loops_->Stop();
     if (workers_ != nullptr) workers_->Stop(absl::ZeroDuration());
     hosted_.clear();
+    return;
+  }
+  if (config_.model != ServerModel::kReactor) {
+    ShutdownBlocking();
     return;
   }
   const absl::Time deadline = main_loop_->Now() + config_.shutdown_grace;
@@ -341,6 +405,33 @@ void Server::Shutdown() {
                          << " connections still open after the grace period";
   for (Hosted& hosted : hosted_) hosted.tcp->CloseAll("the server is shutting down");
   if (io_loops_ != nullptr) io_loops_->Stop();
+  hosted_.clear();
+}
+
+void Server::ShutdownBlocking() {
+  // Real time, not the main loop's clock: the connection threads wait in
+  // real time, and a test's fake clock would never end the grace period.
+  const absl::Time deadline = RealClock()->Now() + config_.shutdown_grace;
+  LOG(INFO) << "shutdown begun: no new connections; replies under way get "
+            << absl::FormatDuration(config_.shutdown_grace) << " to go out";
+  // The accept threads close their listeners; each connection's thread
+  // answers the request under way, then ends its session (lingering close)
+  // instead of reading another.
+  for (Hosted& hosted : hosted_) hosted.blocking->BeginShutdown();
+  while (limit_.open() > 0 && RealClock()->Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const int left = limit_.open();
+  LOG_IF(INFO, left > 0) << "closing " << left
+                         << " connections still open after the grace period";
+  // shutdown(SHUT_RDWR) ends every wait (for input, for room to write, for
+  // the client's close), so the joins below end once any session call
+  // still computing returns.
+  for (Hosted& hosted : hosted_) hosted.blocking->CloseAll();
+  for (Hosted& hosted : hosted_) hosted.blocking->Join();
+  if (workers_ != nullptr) {
+    workers_->Stop(std::max(absl::ZeroDuration(), deadline - RealClock()->Now()));
+  }
   hosted_.clear();
 }
 

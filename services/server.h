@@ -1,8 +1,9 @@
 // Copyright Switchboard authors.
 //
 // server.h: `Server` assembles a running Switchboard from a `ServerConfig`:
-// the listeners (with port search), the I/O loops, the worker pool, and one
-// ServiceHost per enabled service; and it shuts them down in order.
+// the listeners (with port search) and, per --model, what serves them (the
+// reactor's I/O loops, worker pool and one ServiceHost per service, or one
+// blocking host per service); and it shuts them down in order.
 
 #ifndef SWITCHBOARD_SERVICES_SERVER_H_
 #define SWITCHBOARD_SERVICES_SERVER_H_
@@ -24,6 +25,7 @@
 #include "reactor/thread_pool.h"
 #include "services/auth/failure_limiter.h"
 #include "services/auth/password_hasher.h"
+#include "services/models/blocking_server.h"
 #include "services/chat/chat_service.h"
 #include "services/service.h"
 #include "services/service_host.h"
@@ -36,6 +38,16 @@ inline constexpr char kVersion[] = "0.1.0";
 // Every service name Switchboard knows, in the default order.
 const std::vector<std::string>& KnownServices();
 
+// --model: the design that serves the TCP services.
+enum class ServerModel {
+  kReactor,    // non-blocking event loops, the worker pool for blocking work
+  kBlocking,   // a thread per connection, blocking reads and writes
+  kIterative,  // one connection at a time per service, blocking calls
+};
+
+absl::StatusOr<ServerModel> ParseServerModel(absl::string_view name);
+absl::string_view ServerModelName(ServerModel model);
+
 struct ServerConfig {
   std::string host = "127.0.0.1";
   std::vector<std::string> services = {"echo"};
@@ -45,7 +57,8 @@ struct ServerConfig {
   int io_threads = 1;
   int workers = 4;
   PollerKind poller = DefaultPollerKind();
-  Dispatch dispatch = Dispatch::kAuto;
+  ServerModel model = ServerModel::kReactor;
+  Dispatch dispatch = Dispatch::kAuto;  // reactor only
   absl::Duration idle_timeout = absl::Seconds(300);
   absl::Duration shutdown_grace = absl::Seconds(2);
   int max_connections = 10000;
@@ -99,12 +112,14 @@ class Server {
  private:
   Server(const ServerConfig& config, EventLoop* main_loop, const Clock* calendar);
 
-  // A TCP service and what runs it.
+  // A TCP service and what runs it: `host` and `tcp` under the reactor
+  // model, `blocking` under the other two.
   struct Hosted {
     std::string name;
     std::unique_ptr<Service> service;
     std::unique_ptr<ServiceHost> host;
     std::unique_ptr<TcpServer> tcp;
+    std::unique_ptr<BlockingServer> blocking;
   };
 
   // Opens what the identity and auth services share, when either runs.
@@ -112,6 +127,10 @@ class Server {
   absl::StatusOr<std::unique_ptr<Service>> MakeService(absl::string_view name);
   // Drops expired sessions, on the worker pool; runs hourly.
   void PurgeExpiredSessions();
+  // Create's last step under the blocking models: a host per service.
+  absl::Status HostBlocking(std::vector<Socket> sockets);
+  // Shutdown's steps under the blocking models.
+  void ShutdownBlocking();
 
   const ServerConfig config_;
   EventLoop* const main_loop_;
@@ -125,8 +144,8 @@ class Server {
   std::unique_ptr<EventLoopPool> io_loops_;
   std::unique_ptr<ThreadPool> workers_;
   std::vector<Hosted> hosted_;
-  // The UDP chat room, on the main loop (cheap work; it keeps the I/O
-  // threads for TCP).
+  // The UDP chat room, on the main loop under every model (cheap work; it
+  // keeps the I/O threads, or the connection threads, for TCP).
   std::unique_ptr<ChatService> chat_;
   std::vector<Listener> listeners_;
   std::optional<TimerId> purge_timer_;

@@ -35,10 +35,13 @@ DEFINE_int32(chat_port, 7010, "UDP port of the chat service (0: any free port)")
 DEFINE_int32(port_search, 0, "If a port is busy, try up to this many next ports");
 DEFINE_int32(io_threads, 1, "I/O threads, each running an event loop");
 DEFINE_int32(workers, 4, "Worker threads for services that may block");
-DEFINE_string(model, "reactor", "Server design: reactor (blocking and iterative come later)");
+DEFINE_string(model, "reactor",
+              "Server design for the TCP services: reactor (event loops and a worker "
+              "pool), blocking (a thread per connection) or iterative (one connection "
+              "at a time per service); chat runs on the main loop under every model");
 DEFINE_string(dispatch, "auto",
               "auto: cheap services run on the I/O thread, the others on the "
-              "worker pool; pool: every service on the worker pool");
+              "worker pool; pool: every service on the worker pool (reactor model only)");
 DEFINE_string(poller, "", "epoll, poll or kqueue (default: the best this platform has)");
 DEFINE_string(data_dir, "./switchboard-data", "Where the store lives");
 DEFINE_string(idle_timeout, "300s",
@@ -107,10 +110,9 @@ ServerConfig ConfigFromFlags() {
   config.port_search = FLAGS_port_search;
   config.io_threads = FLAGS_io_threads;
   config.workers = FLAGS_workers;
-  if (FLAGS_model != "reactor") {
-    FailStartup(absl::StrCat("--model=", FLAGS_model,
-                             ": only the reactor model is available in this build"));
-  }
+  absl::StatusOr<ServerModel> model = ParseServerModel(FLAGS_model);
+  if (!model.ok()) FailStartup(absl::StrCat("--model: ", model.status().message()));
+  config.model = *model;
   absl::StatusOr<Dispatch> dispatch = ParseDispatch(FLAGS_dispatch);
   if (!dispatch.ok()) FailStartup(absl::StrCat("--dispatch: ", dispatch.status().message()));
   config.dispatch = *dispatch;
@@ -191,10 +193,28 @@ int Main(int argc, char** argv) {
       Server::Create(config, main_loop->get());
   if (!server.ok()) FailStartup(server.status().message());
 
-  LOG(INFO) << "Switchboard " << kVersion << " starting: model reactor, poller "
-            << (*main_loop)->poller_name() << ", " << config.io_threads
-            << " I/O thread(s), " << config.workers << " worker(s), dispatch "
-            << FLAGS_dispatch << ", services " << FLAGS_services;
+  switch (config.model) {
+    case ServerModel::kReactor:
+      LOG(INFO) << "Switchboard " << kVersion << " starting: model reactor, poller "
+                << (*main_loop)->poller_name() << ", " << config.io_threads
+                << " I/O thread(s), " << config.workers << " worker(s), dispatch "
+                << FLAGS_dispatch << ", services " << FLAGS_services;
+      break;
+    case ServerModel::kBlocking:
+      LOG(INFO) << "Switchboard " << kVersion << " starting: model blocking, poller "
+                << (*main_loop)->poller_name()
+                << " (main loop: chat and signals), a thread per connection (at most "
+                << config.max_connections << ") with blocking reads and writes, services "
+                << FLAGS_services;
+      break;
+    case ServerModel::kIterative:
+      LOG(INFO) << "Switchboard " << kVersion << " starting: model iterative, poller "
+                << (*main_loop)->poller_name()
+                << " (main loop: chat and signals), one thread per service serving one "
+                   "connection at a time (the others wait in the backlog), services "
+                << FLAGS_services;
+      break;
+  }
   if (config.pwhash_cost == PwhashCost::kMin &&
       absl::StrContains(FLAGS_services, "auth")) {
     LOG(WARNING) << "--pwhash_cost=min: passwords are hashed at libsodium's minimum "
