@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "tests/clients/client_test_util.h"
 #include "tests/testing/child_process.h"
+#include "tests/testing/loopback.h"
 
 namespace switchboard::testing {
 namespace {
@@ -35,25 +36,6 @@ int CountOf(absl::string_view text, absl::string_view part) {
     ++count;
   }
   return count;
-}
-
-// A port on 127.0.0.1 that nobody listens on: bound (so the kernel picked a
-// free one), never listened on, then closed.
-int UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 class ClientTest : public ::testing::Test {
@@ -259,7 +241,7 @@ std::vector<std::string> Lines(absl::string_view text) {
 }
 
 TEST_F(ClientTest, CannotConnectSaysSoInOneLine) {
-  const int port = UnusedPort();
+  const int port = UnusedTcpPort();
   ASSERT_GT(port, 0);
   RunResult run = RunWithInput(
       {ClientPath(), "--host=127.0.0.1", absl::StrCat("--port=", port)}, "hello\n");

@@ -21,6 +21,7 @@
 #include "tests/clients/client_test_util.h"
 #include "tests/clients/load_test_util.h"
 #include "tests/testing/child_process.h"
+#include "tests/testing/loopback.h"
 
 namespace switchboard::testing {
 namespace {
@@ -31,24 +32,6 @@ RunResult RunLoad(const std::vector<std::string>& flags) {
   std::vector<std::string> argv = {RunfilePath("clients/load")};
   argv.insert(argv.end(), flags.begin(), flags.end());
   return RunWithInput(argv, "", absl::Seconds(60));
-}
-
-// A port on 127.0.0.1 that nobody listens on: bound (so the kernel picked a
-// free one), never listened on, then closed.
-int UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 class LoadFlagsTest : public ::testing::Test {
@@ -114,7 +97,7 @@ TEST_F(LoadFlagsTest, HelpDocumentsEveryFlag) {
 }
 
 TEST_F(LoadFlagsTest, RefusedConnectionsFailClearlyWithTheFigures) {
-  const int port = UnusedPort();
+  const int port = UnusedTcpPort();
   ASSERT_GT(port, 0);
   RunResult run = RunLoad({absl::StrCat("--target=127.0.0.1:", port), "--connections=4",
                            "--duration=5s", "--warmup=0s"});
@@ -127,7 +110,7 @@ TEST_F(LoadFlagsTest, RefusedConnectionsFailClearlyWithTheFigures) {
 }
 
 TEST_F(LoadFlagsTest, RefusedConnectionsInJson) {
-  const int port = UnusedPort();
+  const int port = UnusedTcpPort();
   ASSERT_GT(port, 0);
   RunResult run = RunLoad({absl::StrCat("--target=127.0.0.1:", port), "--connections=2",
                            "--duration=5s", "--json"});

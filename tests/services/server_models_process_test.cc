@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "reactor/socket.h"
 #include "tests/testing/child_process.h"
+#include "tests/testing/loopback.h"
 
 namespace switchboard {
 namespace {
@@ -30,23 +31,10 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::ChildProcess;
+using testing::ConnectTo;
+using testing::Echo;
 using testing::RunfilePath;
 using testing::ServerProcess;
-
-Socket ConnectTo(int port) {
-  auto socket = Socket::Connect(*InetAddress::Parse("127.0.0.1", port));
-  CHECK(socket.ok()) << socket.status();
-  CHECK(socket->SetReceiveTimeout(absl::Seconds(10)).ok());
-  return *std::move(socket);
-}
-
-std::string Echo(Socket& socket, absl::string_view data) {
-  EXPECT_TRUE(socket.SendAll(data).ok());
-  std::string got(data.size(), '\0');
-  absl::Status s = socket.ReceiveExactly(got.data(), got.size());
-  EXPECT_TRUE(s.ok()) << s;
-  return got;
-}
 
 // Reads until the server closes (true) or the receive timeout (false).
 bool ClosedByServer(Socket& socket) {
@@ -68,7 +56,7 @@ TEST_P(ServerModelProcessTest, LogsTheModelAndEveryConnection) {
   auto server = ServerProcess::Start({"echo"}, {ModelFlag()});
   ASSERT_TRUE(server.ok()) << server.status();
   {
-    Socket client = ConnectTo(server->port("echo"));
+    Socket client = ConnectTo("127.0.0.1", server->port("echo"));
     EXPECT_EQ(Echo(client, "hello\n"), "hello\n");
     ASSERT_TRUE(client.ShutdownWrite().ok());
     EXPECT_TRUE(ClosedByServer(client));
@@ -93,7 +81,7 @@ TEST_P(ServerModelProcessTest, VerboseLogsEveryDataEvent) {
   auto server = ServerProcess::Start({"echo"}, {ModelFlag(), "--v=1"});
   ASSERT_TRUE(server.ok()) << server.status();
   {
-    Socket client = ConnectTo(server->port("echo"));
+    Socket client = ConnectTo("127.0.0.1", server->port("echo"));
     EXPECT_EQ(Echo(client, "four\n"), "four\n");
   }
   EXPECT_EQ(server->Stop(), 0);
@@ -106,13 +94,13 @@ TEST_P(ServerModelProcessTest, VerboseLogsEveryDataEvent) {
 TEST_P(ServerModelProcessTest, SigtermWithClientsConnectedExitsZero) {
   auto server = ServerProcess::Start({"echo", "identity"}, {ModelFlag()});
   ASSERT_TRUE(server.ok()) << server.status();
-  Socket busy = ConnectTo(server->port("echo"));
+  Socket busy = ConnectTo("127.0.0.1", server->port("echo"));
   EXPECT_EQ(Echo(busy, "in flight\n"), "in flight\n");
   // Connected and silent: served at once by the blocking model, left in the
   // backlog by the iterative one (which is busy with `busy`).
-  Socket idle = ConnectTo(server->port("echo"));
+  Socket idle = ConnectTo("127.0.0.1", server->port("echo"));
   // Greeted, and asked a name it never gives.
-  Socket asked = ConnectTo(server->port("identity"));
+  Socket asked = ConnectTo("127.0.0.1", server->port("identity"));
   char greeting[16];
   ASSERT_TRUE(asked.ReceiveExactly(greeting, sizeof(greeting)).ok());
   if (iterative()) {
@@ -133,7 +121,7 @@ TEST_P(ServerModelProcessTest, ShutdownDeliversRepliesAlreadyOwed) {
   // A client that has not read its echo yet still gets what was echoed.
   auto server = ServerProcess::Start({"echo"}, {ModelFlag(), "--shutdown_grace=5s"});
   ASSERT_TRUE(server.ok()) << server.status();
-  Socket client = ConnectTo(server->port("echo"));
+  Socket client = ConnectTo("127.0.0.1", server->port("echo"));
   const std::string data(2 << 20, 'd');
   std::thread sender([&] { client.SendAll(data).IgnoreError(); });
   std::string first(4096, '\0');
@@ -157,10 +145,10 @@ TEST_P(ServerModelProcessTest, IdleTimeoutAndMaxConnectionsAreLogged) {
       {"echo"}, {ModelFlag(), "--idle_timeout=1s", "--max_connections=1"});
   ASSERT_TRUE(server.ok()) << server.status();
   {
-    Socket silent = ConnectTo(server->port("echo"));
+    Socket silent = ConnectTo("127.0.0.1", server->port("echo"));
     if (!iterative()) {
       // The slot is taken: a second client is accepted and closed at once.
-      Socket extra = ConnectTo(server->port("echo"));
+      Socket extra = ConnectTo("127.0.0.1", server->port("echo"));
       EXPECT_TRUE(ClosedByServer(extra));
     }
     EXPECT_TRUE(ClosedByServer(silent));
@@ -190,7 +178,7 @@ TEST_P(ServerModelProcessTest, ChatStillAnswersOnTheMainLoop) {
   ASSERT_GT(n, 0);
   EXPECT_THAT(std::string(reply, n), ::testing::StartsWith("COOKIE "));
   // A TCP client is served meanwhile.
-  Socket client = ConnectTo(server->port("echo"));
+  Socket client = ConnectTo("127.0.0.1", server->port("echo"));
   EXPECT_EQ(Echo(client, "tcp too\n"), "tcp too\n");
   client.Close();
   EXPECT_EQ(server->Stop(), 0);

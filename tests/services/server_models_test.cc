@@ -28,6 +28,7 @@
 #include "reactor/socket.h"
 #include "services/server.h"
 #include "tests/testing/child_process.h"
+#include "tests/testing/loopback.h"
 #include "tests/testing/text_client.h"
 
 namespace switchboard {
@@ -35,6 +36,8 @@ namespace {
 
 using ::testing::MatchesRegex;
 using ::testing::StartsWith;
+using testing::ConnectTo;
+using testing::Echo;
 using testing::InProcessServer;
 using testing::TempPath;
 using testing::TextClient;
@@ -52,24 +55,6 @@ ServerConfig ConfigFor(ServerModel model, const std::vector<std::string>& servic
   config.pwhash_cost = PwhashCost::kMin;
   config.workers = 2;
   return config;
-}
-
-Socket ConnectRaw(int port, absl::string_view from = "127.0.0.1") {
-  absl::StatusOr<InetAddress> local = InetAddress::Parse(from, 0);
-  CHECK(local.ok());
-  absl::StatusOr<Socket> socket =
-      Socket::Connect(*InetAddress::Parse("127.0.0.1", port), &*local);
-  CHECK(socket.ok()) << socket.status();
-  CHECK(socket->SetReceiveTimeout(kReplyTimeout).ok());
-  return *std::move(socket);
-}
-
-std::string Echo(Socket& socket, absl::string_view data) {
-  EXPECT_TRUE(socket.SendAll(data).ok());
-  std::string got(data.size(), '\0');
-  absl::Status s = socket.ReceiveExactly(got.data(), got.size());
-  EXPECT_TRUE(s.ok()) << s;
-  return got;
 }
 
 // Everything until the server closes; *closed says whether it did (end of
@@ -136,7 +121,7 @@ class ServerModelTest : public ::testing::TestWithParam<ServerModel> {
 
 TEST_P(ServerModelTest, RawEchoComesBackAtOnceAndExitEndsTheSession) {
   auto server = ServeDefaults({"echo"});
-  Socket client = ConnectRaw(server->port("echo"));
+  Socket client = ConnectTo("127.0.0.1", server->port("echo"));
   EXPECT_EQ(Echo(client, "hello\n"), "hello\n");
   // Nothing is held back for a line to finish.
   EXPECT_EQ(Echo(client, "abc\nex"), "abc\nex");
@@ -148,7 +133,7 @@ TEST_P(ServerModelTest, RawEchoComesBackAtOnceAndExitEndsTheSession) {
 
 TEST_P(ServerModelTest, RawEchoOfAHalfClosedStreamThenClose) {
   auto server = ServeDefaults({"echo"});
-  Socket client = ConnectRaw(server->port("echo"));
+  Socket client = ConnectTo("127.0.0.1", server->port("echo"));
   const std::string data(100000, 'z');
   ASSERT_TRUE(client.SendAll(data).ok());
   ASSERT_TRUE(client.ShutdownWrite().ok());
@@ -159,7 +144,7 @@ TEST_P(ServerModelTest, RawEchoOfAHalfClosedStreamThenClose) {
 
 TEST_P(ServerModelTest, LateBytesAfterExitDoNotResetAwayTheEcho) {
   auto server = ServeDefaults({"echo"});
-  Socket client = ConnectRaw(server->port("echo"));
+  Socket client = ConnectTo("127.0.0.1", server->port("echo"));
   const std::string head = std::string(200000, 'q') + "\nexit\n";
   std::thread sender([&] {
     ASSERT_TRUE(client.SendAll(head).ok());
@@ -289,9 +274,9 @@ TEST_P(ServerModelTest, IdleTimeoutClosesASilentClientAndServesTheNext) {
   ServerConfig config = ConfigFor(GetParam(), {"echo"});
   config.idle_timeout = absl::Seconds(1);
   auto server = Serve(config);
-  Socket silent = ConnectRaw(server->port("echo"));
+  Socket silent = ConnectTo("127.0.0.1", server->port("echo"));
   EXPECT_TRUE(ClosedWithNothingMore(silent));
-  Socket next = ConnectRaw(server->port("echo"));
+  Socket next = ConnectTo("127.0.0.1", server->port("echo"));
   EXPECT_EQ(Echo(next, "next\n"), "next\n");
 }
 
@@ -299,7 +284,7 @@ TEST_P(ServerModelTest, IdleTimeoutClosesAClientThatDoesNotReadItsReplies) {
   ServerConfig config = ConfigFor(GetParam(), {"echo"});
   config.idle_timeout = absl::Seconds(1);
   auto server = Serve(config);
-  Socket client = ConnectRaw(server->port("echo"));
+  Socket client = ConnectTo("127.0.0.1", server->port("echo"));
   ASSERT_TRUE(client.SetReceiveBufferSize(4096).ok());
   // Sends until the server, blocked on replies nobody reads, gives up and
   // the sends fail; 256 MiB at most, so a server that never closes fails
@@ -317,14 +302,14 @@ TEST_P(ServerModelTest, ShutdownWithClientsConnectedLeavesNoThreadBehind) {
   std::vector<Socket> clients;
   {
     auto server = Serve(config);
-    clients.push_back(ConnectRaw(server->port("echo")));
+    clients.push_back(ConnectTo("127.0.0.1", server->port("echo")));
     EXPECT_EQ(Echo(clients.back(), "served\n"), "served\n");
-    clients.push_back(ConnectRaw(server->port("identity"), "127.0.7.4"));
+    clients.push_back(ConnectTo("127.0.0.1", server->port("identity"), "127.0.7.4"));
     std::string greeting(sizeof(kQuestion), '\0');  // the question and "\n"
     ASSERT_TRUE(clients.back().ReceiveExactly(greeting.data(), greeting.size()).ok());
     // Under the iterative model these two wait in the backlogs.
-    clients.push_back(ConnectRaw(server->port("echo")));
-    clients.push_back(ConnectRaw(server->port("identity")));
+    clients.push_back(ConnectTo("127.0.0.1", server->port("echo")));
+    clients.push_back(ConnectTo("127.0.0.1", server->port("identity")));
     EXPECT_GT(ThreadsOfThisProcess(), before);
     // The server is destroyed with all four open.
   }
@@ -346,10 +331,10 @@ INSTANTIATE_TEST_SUITE_P(Models, ServerModelTest,
 TEST(IterativeModelTest, ASecondClientWaitsUntilTheFirstLeaves) {
   InProcessServer server(ConfigFor(ServerModel::kIterative, {"echo"}));
   ASSERT_TRUE(server.ok()) << server.status();
-  Socket first = ConnectRaw(server.port("echo"));
+  Socket first = ConnectTo("127.0.0.1", server.port("echo"));
   EXPECT_EQ(Echo(first, "first\n"), "first\n");
   // The kernel completes the second handshake (backlog), but nobody reads.
-  Socket second = ConnectRaw(server.port("echo"));
+  Socket second = ConnectTo("127.0.0.1", server.port("echo"));
   ASSERT_TRUE(second.SendAll("second\n").ok());
   EXPECT_TRUE(QuietFor(second, absl::Milliseconds(300)));
   EXPECT_EQ(Echo(first, "still first\n"), "still first\n");
@@ -363,7 +348,7 @@ TEST(IterativeModelTest, ASecondClientWaitsUntilTheFirstLeaves) {
 TEST(IterativeModelTest, EachServiceHasItsOwnQueue) {
   InProcessServer server(ConfigFor(ServerModel::kIterative, {"echo", "identity"}));
   ASSERT_TRUE(server.ok()) << server.status();
-  Socket echo = ConnectRaw(server.port("echo"));
+  Socket echo = ConnectTo("127.0.0.1", server.port("echo"));
   EXPECT_EQ(Echo(echo, "busy\n"), "busy\n");
   TextClient identity = ConnectText(server.port("identity"), "127.0.7.5");
   EXPECT_EQ(identity.Next(), kQuestion);
@@ -373,7 +358,7 @@ TEST(IterativeModelTest, EachServiceHasItsOwnQueue) {
 // the server has seen it leave); at most `attempts` tries.
 bool ServedAfterRetries(int port, int attempts) {
   for (int i = 0; i < attempts; ++i) {
-    Socket client = ConnectRaw(port);
+    Socket client = ConnectTo("127.0.0.1", port);
     if (client.SendAll("again\n").ok()) {
       char reply[6];
       if (client.ReceiveExactly(reply, sizeof(reply)).ok()) return true;
@@ -388,9 +373,9 @@ TEST(IterativeModelTest, MaxConnectionsCountsEveryService) {
   config.max_connections = 1;
   InProcessServer server(config);
   ASSERT_TRUE(server.ok()) << server.status();
-  Socket echo = ConnectRaw(server.port("echo"));
+  Socket echo = ConnectTo("127.0.0.1", server.port("echo"));
   EXPECT_EQ(Echo(echo, "busy\n"), "busy\n");
-  Socket identity = ConnectRaw(server.port("identity"));
+  Socket identity = ConnectTo("127.0.0.1", server.port("identity"));
   EXPECT_TRUE(ClosedWithNothingMore(identity)) << "accepted past --max_connections";
   echo.Close();
   EXPECT_TRUE(ServedAfterRetries(server.port("echo"), 100));
@@ -406,7 +391,7 @@ TEST(BlockingModelTest, FiftyClientsAreServedAtOnce) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&, i] {
-      Socket client = ConnectRaw(server.port("echo"));
+      Socket client = ConnectTo("127.0.0.1", server.port("echo"));
       // Every client is connected before any talks: only a server that
       // serves them at once answers them all.
       {
@@ -437,11 +422,11 @@ TEST(BlockingModelTest, MaxConnectionsClosesTheExtraOnesAtOnce) {
   config.max_connections = 2;
   InProcessServer server(config);
   ASSERT_TRUE(server.ok()) << server.status();
-  Socket a = ConnectRaw(server.port("echo"));
-  Socket b = ConnectRaw(server.port("echo"));
+  Socket a = ConnectTo("127.0.0.1", server.port("echo"));
+  Socket b = ConnectTo("127.0.0.1", server.port("echo"));
   EXPECT_EQ(Echo(a, "a\n"), "a\n");
   EXPECT_EQ(Echo(b, "b\n"), "b\n");
-  Socket c = ConnectRaw(server.port("echo"));
+  Socket c = ConnectTo("127.0.0.1", server.port("echo"));
   EXPECT_TRUE(ClosedWithNothingMore(c)) << "accepted past --max_connections";
   EXPECT_EQ(Echo(b, "b still\n"), "b still\n");
   a.Close();

@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "reactor/socket.h"
 #include "tests/testing/child_process.h"
+#include "tests/testing/loopback.h"
 
 namespace switchboard {
 namespace {
@@ -33,23 +34,10 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using testing::ChildProcess;
+using testing::ConnectTo;
+using testing::Echo;
 using testing::RunfilePath;
 using testing::ServerProcess;
-
-Socket ConnectTo(absl::string_view host, int port) {
-  auto socket = Socket::Connect(*InetAddress::Parse(host, port));
-  CHECK(socket.ok()) << socket.status();
-  CHECK(socket->SetReceiveTimeout(absl::Seconds(10)).ok());
-  return *std::move(socket);
-}
-
-std::string Echo(Socket& socket, absl::string_view data) {
-  EXPECT_TRUE(socket.SendAll(data).ok());
-  std::string got(data.size(), '\0');
-  absl::Status s = socket.ReceiveExactly(got.data(), got.size());
-  EXPECT_TRUE(s.ok()) << s;
-  return got;
-}
 
 bool AtEndOfStream(Socket& socket) {
   char c;
