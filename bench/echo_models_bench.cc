@@ -1,0 +1,707 @@
+// Copyright Switchboard authors.
+//
+// echo_models_bench: the server designs of `--model` side by side under the
+// same echo load. Each case starts one server as a child process, runs one
+// LoadGenerator load against it (1024-byte messages, closed loop), reads
+// the server's CPU time from /proc over the measurement window, and stops
+// the server (SIGTERM, then waits for it). The designs:
+//
+//   reference     bench:reference_echo_main, the minimal epoll echo loop
+//                 (ReferenceEchoServer): the floor of what any design costs.
+//                 It runs first; every other design is divided by it at the
+//                 same load, measured in the same process run.
+//   reactor_auto  //services:server --model=reactor --dispatch=auto: echo
+//                 runs on the I/O thread.
+//   reactor_pool  --model=reactor --dispatch=pool: every message is handed
+//                 to the worker pool and the reply handed back.
+//   blocking      --model=blocking: a thread per connection.
+//   iterative     --model=iterative: one connection at a time, so only the
+//                 one-connection load is run; the others are skipped.
+// Every server runs `--services=echo --echo_port=0 --io_threads=1
+// --minloglevel=1` plus its model flags; both binaries are data
+// dependencies, found in this program's runfiles.
+//
+// The loads: 1, 10, 100 and 1000 connections in ping-pong (one message in
+// flight each), and 10 connections with 16 messages in flight each. The load
+// generator runs one event-loop thread in this process.
+//
+// Each case is exactly one load (Iterations(1), manual time = the measured
+// window). Counters:
+//   msgs_per_s, bytes_per_s   echoed messages and payload bytes per second
+//   p50_us, p99_us, p999_us   latency percentiles, write to reply
+//   server_cpu_us_per_msg     user + system CPU of the whole server process
+//                             over the window, per message
+//   server_cpu_util           CPUs' worth the server used over the window
+//   load_cpu_util             CPUs' worth this process (the load generator)
+//                             used over its whole run; with both pinned to a
+//                             CPU each, the side near 1 is the bottleneck
+//   ref_msgs_ratio            msgs/s over the reference's at the same load
+//   ref_cpu_ratio             CPU per message over the reference's
+//   errors, connections, depth
+// errors is always 0: a case with load errors, or whose server does not
+// start or stop cleanly, ends with SkipWithError instead, and the program
+// then exits 1. A design whose server exits with status 2 at start-up (a
+// model this build does not have yet) is skipped with a message saying so;
+// skip messages start with "skipped:" and do not change the exit status.
+//
+// By default (--pin) the load generator runs on the first CPU this program
+// may use and the server on the others, so that they never compete for a
+// CPU and every case places them alike.
+//
+//   ./bazelw run -c opt //bench:echo_models
+//   ./bazelw run -c opt //bench:echo_models -- --quick          # CI: ~0.2 s each
+//   ./bazelw run -c opt //bench:echo_models -- --duration=5s --warmup=1s
+//   ./bazelw run -c opt //bench:echo_models -- --benchmark_format=json
+//   ./bazelw run -c opt //bench:echo_models -- --pin=false   # share every CPU
+// The environment can set the same: ECHO_MODELS_DURATION, ECHO_MODELS_WARMUP,
+// ECHO_MODELS_QUICK=1, ECHO_MODELS_PIN=0 (flags win over the environment).
+//
+// Caveat: the load generator and the server run on the same machine; on a
+// small one the load generator is often the bottleneck, so messages/s is
+// that of the pair, which is why CPU per message and each side's CPU use are
+// reported beside it.
+
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "benchmark/benchmark.h"
+#include "clients/latency_histogram.h"
+#include "clients/load_generator.h"
+#include "gflags/gflags.h"
+#include "reactor/codec.h"
+#include "reactor/inet_address.h"
+
+DEFINE_string(duration, "",
+              "Measurement window of each load (Abseil duration; default 2s, 200ms "
+              "with --quick, or $ECHO_MODELS_DURATION)");
+DEFINE_string(warmup, "",
+              "Warm-up before each window, figures discarded (default 500ms, 100ms "
+              "with --quick, or $ECHO_MODELS_WARMUP)");
+DEFINE_bool(pin, true,
+            "Pin the load generator to the first CPU this program may use and the "
+            "server to the others (with at least 2 CPUs), so that the two never "
+            "compete for a CPU and each case places them alike (also "
+            "$ECHO_MODELS_PIN=0 to turn it off)");
+DEFINE_bool(quick, false,
+            "Short windows for CI: 200ms + 100ms of warm-up per case (also "
+            "$ECHO_MODELS_QUICK=1)");
+
+namespace switchboard {
+namespace {
+
+constexpr char kWorkspace[] = "switchboard";
+constexpr size_t kMessageSize = 1024;
+// How long a server may take to announce its port, and to exit on SIGTERM
+// (its shutdown grace is 2 s).
+constexpr absl::Duration kStartTimeout = absl::Seconds(10);
+constexpr absl::Duration kStopTimeout = absl::Seconds(10);
+// The server's start-up error status (SPEC: a bad flag exits 2).
+constexpr int kStartupErrorStatus = 2;
+
+struct Design {
+  std::string name;
+  std::string binary;              // runfiles path
+  std::vector<std::string> flags;  // after the binary
+  bool one_connection_only = false;
+};
+
+struct Load {
+  int connections;
+  int depth;
+};
+
+// What a case measured; the reference's are kept for the ratios.
+struct Figures {
+  double messages_per_second = 0;
+  std::optional<double> cpu_us_per_message;
+};
+
+struct Settings {
+  absl::Duration duration;
+  absl::Duration warmup;
+  // The server's CPUs when pinned (the load generator has the rest).
+  std::optional<cpu_set_t> server_cpus;
+};
+
+// ----------------------------------------------------------------------------
+// Finding the binaries.
+
+std::string EnvOr(const char* name, absl::string_view fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : std::string(fallback);
+}
+
+bool IsExecutable(const std::string& path) {
+  struct stat info {};
+  return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+         access(path.c_str(), X_OK) == 0;
+}
+
+// The runfiles trees this program may have: $RUNFILES_DIR (bazel run, some
+// versions), $TEST_SRCDIR (bazel test), <this executable>.runfiles (run
+// straight from bazel-bin), and the working directory (bazel run starts
+// programs in their runfiles tree).
+std::vector<std::string> RunfilesRoots(const char* argv0) {
+  std::vector<std::string> roots;
+  for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
+    const std::string dir = EnvOr(env, "");
+    if (!dir.empty()) roots.push_back(absl::StrCat(dir, "/", kWorkspace));
+  }
+  char self[PATH_MAX] = {};
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) roots.push_back(absl::StrCat(absl::string_view(self, n), ".runfiles/", kWorkspace));
+  if (argv0 != nullptr) roots.push_back(absl::StrCat(argv0, ".runfiles/", kWorkspace));
+  roots.push_back(".");
+  return roots;
+}
+
+absl::StatusOr<std::string> FindRunfile(const std::vector<std::string>& roots,
+                                        absl::string_view path) {
+  for (const std::string& root : roots) {
+    std::string candidate = absl::StrCat(root, "/", path);
+    if (IsExecutable(candidate)) return candidate;
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "cannot find ", path, " in the runfiles (looked in ", absl::StrJoin(roots, ", "),
+      "); build and run through Bazel: ./bazelw run -c opt //bench:echo_models"));
+}
+
+// ----------------------------------------------------------------------------
+// The server as a child process.
+
+// A server started with fork/exec: stdout through a pipe (for its
+// "listening" line), stderr into an unlinked temporary file (so that a log
+// nobody reads never blocks it, and its start-up error can be shown).
+class ServerChild {
+ public:
+  // Starts argv and waits for its "listening echo tcp HOST:PORT" line. A
+  // server that exits before announcing gives FailedPrecondition when it
+  // exited with the start-up error status, Internal otherwise; both say
+  // what it wrote to stderr.
+  // With `cpus`, the child runs on those CPUs only.
+  static absl::StatusOr<std::unique_ptr<ServerChild>> Start(
+      const std::vector<std::string>& argv, const std::optional<cpu_set_t>& cpus);
+
+  ServerChild(const ServerChild&) = delete;
+  ServerChild& operator=(const ServerChild&) = delete;
+  // Kills and reaps the child if it still runs.
+  ~ServerChild();
+
+  pid_t pid() const { return pid_; }
+  uint16_t port() const { return port_; }
+
+  // SIGTERM, then waits; an error unless it exited 0 within kStopTimeout
+  // (after which it is killed).
+  absl::Status Stop();
+
+ private:
+  ServerChild() = default;
+  // The exit status (128 + n for signal n), waiting at most `timeout`.
+  std::optional<int> Wait(absl::Duration timeout);
+  // The first `limit` bytes the child wrote to stderr, one line.
+  std::string StderrExcerpt(size_t limit = 400) const;
+
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  int stderr_fd_ = -1;
+  uint16_t port_ = 0;
+  std::optional<int> status_;
+};
+
+absl::StatusOr<std::unique_ptr<ServerChild>> ServerChild::Start(
+    const std::vector<std::string>& argv, const std::optional<cpu_set_t>& cpus) {
+  std::unique_ptr<ServerChild> child(new ServerChild());
+  std::string stderr_template = EnvOr("TMPDIR", "/tmp") + "/echo_models_stderr.XXXXXX";
+  child->stderr_fd_ = mkostemp(stderr_template.data(), O_CLOEXEC);
+  if (child->stderr_fd_ < 0) return absl::ErrnoToStatus(errno, "mkostemp");
+  unlink(stderr_template.c_str());
+  int out_pipe[2] = {-1, -1};
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+  const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    const int error = errno;
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    if (null_fd >= 0) close(null_fd);
+    return absl::ErrnoToStatus(error, "fork");
+  }
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec. dup2 clears
+    // close-on-exec on the copies it makes.
+    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(child->stderr_fd_, STDERR_FILENO);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (cpus.has_value()) sched_setaffinity(0, sizeof(cpu_set_t), &*cpus);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  if (null_fd >= 0) close(null_fd);
+  child->pid_ = pid;
+  child->stdout_fd_ = out_pipe[0];
+  // In messages: the path inside the workspace, not the runfiles tree's.
+  absl::string_view name = argv[0];
+  const size_t in_tree = name.rfind(".runfiles/");
+  if (in_tree != absl::string_view::npos) {
+    name.remove_prefix(in_tree + sizeof ".runfiles/" - 1);
+    absl::ConsumePrefix(&name, absl::StrCat(kWorkspace, "/"));
+  }
+
+  // Read until the first line; its last ':' precedes the port.
+  std::string out;
+  const absl::Time deadline = absl::Now() + kStartTimeout;
+  while (out.find('\n') == std::string::npos) {
+    const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (left_ms <= 0) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          name, " did not announce its port within ", absl::FormatDuration(kStartTimeout),
+          "; stderr: ", child->StderrExcerpt()));
+    }
+    pollfd ready{child->stdout_fd_, POLLIN, 0};
+    const int polled = poll(&ready, 1, static_cast<int>(left_ms));
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled <= 0) continue;
+    char data[512];
+    const ssize_t n = read(child->stdout_fd_, data, sizeof data);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // End of output before a line: the server exited (or is exiting).
+      const std::optional<int> status = child->Wait(absl::Seconds(5));
+      const std::string why =
+          absl::StrCat(name, " exited with status ",
+                       status.has_value() ? absl::StrCat(*status) : "unknown",
+                       " before announcing its port; stderr: ", child->StderrExcerpt());
+      if (status == kStartupErrorStatus) return absl::FailedPreconditionError(why);
+      return absl::InternalError(why);
+    }
+    out.append(data, static_cast<size_t>(n));
+  }
+  // "listening echo tcp 127.0.0.1:7007"
+  const absl::string_view line = absl::string_view(out).substr(0, out.find('\n'));
+  const std::vector<absl::string_view> words = absl::StrSplit(line, ' ');
+  int port = 0;
+  if (words.size() != 4 || words[0] != "listening" || words[1] != "echo" ||
+      !absl::SimpleAtoi(words[3].substr(words[3].rfind(':') + 1), &port) || port <= 0 ||
+      port > 65535) {
+    return absl::InternalError(
+        absl::StrCat(name, " announced '", line, "', not 'listening echo tcp HOST:PORT'"));
+  }
+  child->port_ = static_cast<uint16_t>(port);
+  return child;
+}
+
+ServerChild::~ServerChild() {
+  if (pid_ > 0 && !status_.has_value()) {
+    kill(pid_, SIGKILL);
+    Wait(kStopTimeout);
+  }
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+  if (stderr_fd_ >= 0) close(stderr_fd_);
+}
+
+absl::Status ServerChild::Stop() {
+  if (!status_.has_value()) kill(pid_, SIGTERM);
+  const std::optional<int> status = Wait(kStopTimeout);
+  if (!status.has_value()) {
+    kill(pid_, SIGKILL);
+    Wait(kStopTimeout);
+    return absl::DeadlineExceededError(
+        absl::StrCat("the server did not exit within ", absl::FormatDuration(kStopTimeout),
+                     " of SIGTERM (killed); stderr: ", StderrExcerpt()));
+  }
+  if (*status != 0) {
+    return absl::InternalError(absl::StrCat("the server exited with status ", *status,
+                                            " after SIGTERM; stderr: ", StderrExcerpt()));
+  }
+  return absl::OkStatus();
+}
+
+std::optional<int> ServerChild::Wait(absl::Duration timeout) {
+  if (status_.has_value()) return status_;
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    int status = 0;
+    const pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return status_;
+    }
+    if (done < 0 && errno != EINTR) return std::nullopt;
+    if (absl::Now() >= deadline) return std::nullopt;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+}
+
+std::string ServerChild::StderrExcerpt(size_t limit) const {
+  std::string text(limit, '\0');
+  const ssize_t n = pread(stderr_fd_, text.data(), limit, 0);
+  text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  if (text.empty()) return "(empty)";
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return std::string(absl::StripTrailingAsciiWhitespace(text));
+}
+
+// ----------------------------------------------------------------------------
+// The cases.
+
+// The reference's figures per load, from the same process run.
+std::map<std::pair<int, int>, Figures>& ReferenceFigures() {
+  static auto* figures = new std::map<std::pair<int, int>, Figures>();
+  return *figures;
+}
+
+// User + system CPU time of this process (the load generator's threads), in
+// seconds.
+double SelfCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+}
+
+// Cases that failed (not those skipped on purpose), for the exit status.
+int& FailedCases() {
+  static int failed = 0;
+  return failed;
+}
+
+// Ends the case with an error; a message starting with "skipped:" is a
+// case left out on purpose, anything else counts as a failure.
+void EndCase(benchmark::State& state, const std::string& message) {
+  if (!absl::StartsWith(message, "skipped:")) ++FailedCases();
+  state.SkipWithError(message.c_str());
+}
+
+std::string DescribeErrors(const LoadErrors& errors) {
+  std::vector<std::string> parts;
+  for (int i = 0; i < kLoadErrorKinds; ++i) {
+    if (errors.counts[i] == 0) continue;
+    const LoadErrorKind kind = static_cast<LoadErrorKind>(i);
+    parts.push_back(absl::StrCat(errors.counts[i], " ", LoadErrorKindName(kind),
+                                 errors.first[i].empty() ? "" : " (first: ",
+                                 errors.first[i], errors.first[i].empty() ? "" : ")"));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+void RunCase(benchmark::State& state, const Design& design, const std::string& binary,
+             const Load& load, const Settings& settings) {
+  for (auto _ : state) {
+    if (design.one_connection_only && load.connections != 1) {
+      EndCase(state,
+              "skipped: the iterative model serves one client at a time, so only the "
+              "one-connection load is run");
+      break;
+    }
+    std::vector<std::string> argv = {binary};
+    argv.insert(argv.end(), design.flags.begin(), design.flags.end());
+    absl::StatusOr<std::unique_ptr<ServerChild>> server =
+        ServerChild::Start(argv, settings.server_cpus);
+    if (!server.ok()) {
+      const std::string what =
+          absl::IsFailedPrecondition(server.status())
+              ? absl::StrCat("skipped: ", design.name,
+                             " cannot start (a start-up error: is this model in the build "
+                             "yet?): ")
+              : absl::StrCat(design.name, " did not start: ");
+      EndCase(state, absl::StrCat(what, server.status().message()));
+      break;
+    }
+
+    LoadConfig config;
+    config.target = *InetAddress::Parse("127.0.0.1", (*server)->port());
+    config.connections = load.connections;
+    config.depth = load.depth;
+    config.message_size = kMessageSize;
+    config.framing = Framing::kRaw;
+    config.duration = settings.duration;
+    config.warmup = settings.warmup;
+    config.threads = 1;
+    config.server_pid = (*server)->pid();
+    // A thread-per-connection server still accepting the last of 1000
+    // connections while it serves the first keeps some waiting in its
+    // backlog for over a second: for a comparison that is latency (it shows
+    // in p99.9), not an error.
+    config.timeout = absl::Seconds(10);
+    LoadGenerator generator(config);
+    const double load_cpu_start = SelfCpuSeconds();
+    const absl::Time load_start = absl::Now();
+    absl::StatusOr<LoadResults> results = generator.Run({});
+    const double load_wall = absl::ToDoubleSeconds(absl::Now() - load_start);
+    const double load_cpu = SelfCpuSeconds() - load_cpu_start;
+    const absl::Status stopped = (*server)->Stop();
+
+    if (!results.ok()) {
+      EndCase(state, absl::StrCat("load did not run: ", results.status().message()));
+      break;
+    }
+    const LoadResults& r = *results;
+    const double measured_s = absl::ToDoubleSeconds(r.measured);
+    state.SetIterationTime(measured_s > 0 ? measured_s : 1e-9);
+    if (!r.completed) {
+      EndCase(state, absl::StrCat("the load stopped early: ", r.stopped_because,
+                                  r.errors.total() ? "; errors: " : "",
+                                  DescribeErrors(r.errors)));
+      break;
+    }
+    if (r.errors.total() != 0) {
+      EndCase(state,
+              absl::StrCat(r.errors.total(), " load error(s): ", DescribeErrors(r.errors)));
+      break;
+    }
+    if (!stopped.ok()) {
+      EndCase(state, std::string(stopped.message()));
+      break;
+    }
+
+    Figures figures;
+    figures.messages_per_second = r.messages_per_second();
+    figures.cpu_us_per_message = r.server_cpu_us_per_message();
+    state.counters["connections"] = load.connections;
+    state.counters["depth"] = load.depth;
+    state.counters["msgs_per_s"] = figures.messages_per_second;
+    state.counters["bytes_per_s"] =
+        measured_s > 0 ? static_cast<double>(r.bytes) / measured_s : 0.0;
+    state.counters["p50_us"] = static_cast<double>(r.latency.ValueAtPercentile(50)) / 1e3;
+    state.counters["p99_us"] = static_cast<double>(r.latency.ValueAtPercentile(99)) / 1e3;
+    state.counters["p999_us"] = static_cast<double>(r.latency.ValueAtPercentile(99.9)) / 1e3;
+    state.counters["errors"] = static_cast<double>(r.errors.total());
+    // Which side was the bottleneck: CPUs' worth each used (1 = one CPU
+    // busy all the time); the load generator's over its whole run.
+    state.counters["load_cpu_util"] = load_wall > 0 ? load_cpu / load_wall : 0.0;
+    if (figures.cpu_us_per_message.has_value()) {
+      state.counters["server_cpu_us_per_msg"] = *figures.cpu_us_per_message;
+      state.counters["server_cpu_util"] =
+          measured_s > 0 ? absl::ToDoubleSeconds(*r.server_cpu) / measured_s : 0.0;
+    } else {
+      state.SetLabel(absl::StrCat("no server CPU: ", r.server_cpu_error));
+    }
+
+    const std::pair<int, int> key{load.connections, load.depth};
+    if (design.name == "reference") ReferenceFigures()[key] = figures;
+    const auto reference = ReferenceFigures().find(key);
+    if (reference != ReferenceFigures().end()) {
+      const Figures& ref = reference->second;
+      if (ref.messages_per_second > 0) {
+        state.counters["ref_msgs_ratio"] = figures.messages_per_second / ref.messages_per_second;
+      }
+      if (ref.cpu_us_per_message.has_value() && figures.cpu_us_per_message.has_value() &&
+          *ref.cpu_us_per_message > 0) {
+        state.counters["ref_cpu_ratio"] = *figures.cpu_us_per_message / *ref.cpu_us_per_message;
+      }
+    }
+  }
+}
+
+// ----------------------------------------------------------------------------
+// Settings and registration.
+
+absl::Duration DurationSetting(const char* flag_name, const std::string& flag_value,
+                               const char* env_name, absl::Duration fallback) {
+  std::string text = flag_value;
+  std::string source = absl::StrCat("--", flag_name);
+  if (text.empty()) {
+    text = EnvOr(env_name, "");
+    source = absl::StrCat("$", env_name);
+  }
+  if (text.empty()) return fallback;
+  absl::Duration value;
+  if (!absl::ParseDuration(text, &value) || value < absl::ZeroDuration()) {
+    std::cerr << "echo_models_bench: " << source << "=" << text
+              << " is not a duration (examples: 2s, 500ms)" << std::endl;
+    std::exit(2);
+  }
+  return value;
+}
+
+Settings SettingsFromFlags() {
+  const std::string quick_env = EnvOr("ECHO_MODELS_QUICK", "");
+  const bool quick = FLAGS_quick || (!quick_env.empty() && quick_env != "0");
+  Settings settings;
+  settings.duration = DurationSetting("duration", FLAGS_duration, "ECHO_MODELS_DURATION",
+                                      quick ? absl::Milliseconds(200) : absl::Seconds(2));
+  settings.warmup = DurationSetting("warmup", FLAGS_warmup, "ECHO_MODELS_WARMUP",
+                                    quick ? absl::Milliseconds(100) : absl::Milliseconds(500));
+  if (settings.duration <= absl::ZeroDuration()) {
+    std::cerr << "echo_models_bench: the window must be longer than 0" << std::endl;
+    std::exit(2);
+  }
+  return settings;
+}
+
+// With --pin and at least two CPUs allowed: this process (and the load
+// generator's threads, which inherit it) on the first, the server on the
+// others. Returns a description for the benchmark context.
+std::string PinCpus(Settings& settings) {
+  const std::string pin_env = EnvOr("ECHO_MODELS_PIN", "");
+  const bool pin = gflags::GetCommandLineFlagInfoOrDie("pin").is_default
+                       ? pin_env != "0"
+                       : FLAGS_pin;
+  if (!pin) return "not pinned (--pin=false): load generator and server share every CPU";
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) {
+    return "not pinned: fewer than 2 CPUs allowed";
+  }
+  cpu_set_t load;
+  cpu_set_t server;
+  CPU_ZERO(&load);
+  CPU_ZERO(&server);
+  int load_cpu = -1;
+  std::vector<int> server_cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    if (load_cpu < 0) {
+      load_cpu = cpu;
+      CPU_SET(cpu, &load);
+    } else {
+      server_cpus.push_back(cpu);
+      CPU_SET(cpu, &server);
+    }
+  }
+  if (sched_setaffinity(0, sizeof load, &load) != 0) {
+    return absl::StrCat("not pinned: sched_setaffinity: ", strerror(errno));
+  }
+  settings.server_cpus = server;
+  return absl::StrCat("load generator on CPU ", load_cpu, ", server on CPU(s) ",
+                      absl::StrJoin(server_cpus, ","));
+}
+
+// 1000 connections need 1000 descriptors here and as many in the server
+// (which inherits the limit): raise the soft limit to the hard one.
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur != limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+std::vector<Design> Designs() {
+  const std::vector<std::string> common = {"--services=echo", "--echo_port=0",
+                                           "--io_threads=1", "--minloglevel=1"};
+  auto server = [&common](std::string name, std::vector<std::string> model_flags,
+                          bool one_connection_only) {
+    Design design{std::move(name), "services/server", common, one_connection_only};
+    design.flags.insert(design.flags.end(), model_flags.begin(), model_flags.end());
+    return design;
+  };
+  return {
+      Design{"reference", "bench/reference_echo_main", {}, false},
+      server("reactor_auto", {"--model=reactor", "--dispatch=auto"}, false),
+      server("reactor_pool", {"--model=reactor", "--dispatch=pool"}, false),
+      server("blocking", {"--model=blocking"}, false),
+      server("iterative", {"--model=iterative"}, true),
+  };
+}
+
+int Main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  gflags::SetUsageMessage(
+      "echo_models_bench [--quick] [--duration=2s] [--warmup=500ms] [--benchmark_...]");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  if (argc > 1) {
+    std::cerr << "echo_models_bench: unexpected argument '" << argv[1]
+              << "' (flags: --quick, --duration, --warmup, and Google Benchmark's "
+                 "--benchmark_*)"
+              << std::endl;
+    return 2;
+  }
+  Settings settings = SettingsFromFlags();
+  const std::string cpus = PinCpus(settings);
+  RaiseDescriptorLimit();
+  signal(SIGPIPE, SIG_IGN);
+
+  const std::vector<std::string> roots = RunfilesRoots(argv[0]);
+  const std::vector<Load> loads = {{1, 1}, {10, 1}, {100, 1}, {1000, 1}, {10, 16}};
+  for (const Design& design : Designs()) {
+    absl::StatusOr<std::string> binary = FindRunfile(roots, design.binary);
+    if (!binary.ok()) {
+      std::cerr << "echo_models_bench: " << binary.status().message() << std::endl;
+      return 1;
+    }
+    for (const Load& load : loads) {
+      const std::string name = absl::StrCat("echo/", design.name, "/connections:",
+                                            load.connections, "/depth:", load.depth);
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [design, path = *binary, load, settings](
+                                       benchmark::State& state) {
+                                     RunCase(state, design, path, load, settings);
+                                   })
+          ->Iterations(1)
+          ->UseManualTime()
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
+
+#ifdef NDEBUG
+  const char* build = "optimized (NDEBUG)";
+#else
+  const char* build = "not optimized: use -c opt for figures worth comparing";
+  std::cerr << "echo_models_bench: this build is not optimized (no -c opt); the "
+               "figures are not representative"
+            << std::endl;
+#endif
+  benchmark::AddCustomContext("echo_models_build", build);
+  benchmark::AddCustomContext("echo_models_window", absl::FormatDuration(settings.duration));
+  benchmark::AddCustomContext("echo_models_warmup", absl::FormatDuration(settings.warmup));
+  benchmark::AddCustomContext("echo_models_message_bytes", absl::StrCat(kMessageSize));
+  benchmark::AddCustomContext("echo_models_cpus", cpus);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  if (FailedCases() > 0) {
+    std::cerr << "echo_models_bench: " << FailedCases()
+              << " case(s) failed (ERROR OCCURRED above, or error_message in JSON)"
+              << std::endl;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace switchboard
+
+int main(int argc, char** argv) { return switchboard::Main(argc, argv); }
