@@ -2,16 +2,22 @@
 //
 // Micro-benchmarks of the reactor's hot parts, each on its own: Buffer
 // append and consume, each codec's decode of whole and split frames, a
-// round trip through the thread pool, and timer add/cancel.
+// round trip through the thread pool, timer add/cancel, and the load
+// generator's latency histogram (record, merge).
 //
 //   ./bazelw run -c opt //bench:reactor_micro_bench
 
+#include <cmath>
+#include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
+#include "clients/latency_histogram.h"
 #include "reactor/buffer.h"
 #include "reactor/codec.h"
 #include "reactor/thread_pool.h"
@@ -105,6 +111,49 @@ void BM_TimerAddCancel(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_TimerAddCancel)->Arg(0)->Arg(10000);
+
+// Latencies as a load generator sees them, in nanoseconds: log-uniform from
+// 1 us to 100 ms (so every bucket range a real run touches is hit), with a
+// fixed seed so that every run records the same stream.
+std::vector<int64_t> VariedLatencies(size_t n) {
+  std::mt19937_64 random(20220623);
+  std::uniform_real_distribution<double> exponent(3.0, 8.0);  // 10^3 .. 10^8 ns
+  std::vector<int64_t> values(n);
+  for (int64_t& value : values) value = static_cast<int64_t>(std::pow(10.0, exponent(random)));
+  return values;
+}
+
+// One Record per message: what the load generator adds to every reply.
+void BM_HistogramRecord(benchmark::State& state) {
+  LatencyHistogram histogram;
+  const std::vector<int64_t> values = VariedLatencies(4096);  // a power of two
+  size_t i = 0;
+  for (auto _ : state) {
+    histogram.Record(values[i++ & (values.size() - 1)]);
+  }
+  benchmark::DoNotOptimize(histogram.Count());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_HistogramRecord);
+
+// Merging one thread's histogram into the total, as the load generator does
+// at the end of a run and for each progress line. same_layout:1 merges two
+// histograms of the default range (counter by counter); same_layout:0 merges
+// one of a range of one minute into one of an hour (each non-zero counter
+// re-recorded at its value).
+void BM_HistogramMerge(benchmark::State& state) {
+  const bool same_layout = state.range(0) != 0;
+  LatencyHistogram total;
+  LatencyHistogram part(same_layout ? LatencyHistogram::kDefaultMaxValue
+                                    : int64_t{60} * 1000 * 1000 * 1000);
+  for (int64_t value : VariedLatencies(100000)) part.Record(value);
+  for (auto _ : state) {
+    total.Merge(part);
+    benchmark::DoNotOptimize(total.Count());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_HistogramMerge)->ArgName("same_layout")->Arg(1)->Arg(0);
 
 }  // namespace
 }  // namespace switchboard
