@@ -1,8 +1,9 @@
 // Copyright Switchboard authors.
 //
-// The load generator (//:load): drives the echo service with many
-// connections through LoadGenerator, prints a progress line each second and
-// a summary (or, with --json, one JSON object) at the end.
+// The load generator (//:load): drives the echo service (or, with
+// --scenario, the auth or the chat service) with many connections through
+// LoadGenerator, prints a progress line each second and a summary (or, with
+// --json, one JSON object) at the end.
 //
 // Exit status: 0 when the whole window ran without an error; 1 when there
 // were errors or the load could not run to its end (nothing listening, the
@@ -39,26 +40,40 @@
 #include "reactor/poller.h"
 
 DEFINE_string(target, "127.0.0.1:7007",
-              "The echo service to load, as host:port ([addr]:port for IPv6)");
-DEFINE_string(scenario, "echo", "What to load: echo (auth and chat are not available yet)");
-DEFINE_int32(connections, 10, "Connections to open");
+              "The service to load, as host:port ([addr]:port for IPv6). The default is the "
+              "echo service; point it at the auth service (7009) for --scenario=auth and at "
+              "the chat service's UDP port (7010) for --scenario=chat");
+DEFINE_string(scenario, "echo",
+              "What to load. echo: messages echoed, every byte checked. auth: each "
+              "connection registers a user of its own (load<n>-<run id>) once, then logs in "
+              "as it over and over, one LOGIN at a time (or on --rate's schedule); the unit "
+              "is the login, each one an Argon2id verification on the server. chat: "
+              "--connections UDP members join the room and send MSG at --rate messages/s in "
+              "all (default 100); each counts the broadcasts it receives: deliveries/s, "
+              "loss, and latency from each message's due time to each receipt. The server "
+              "allows --chat_rate (default 20) commands/s per member: keep "
+              "rate / connections below it");
+DEFINE_int32(connections, 10, "Connections to open (chat: members to join)");
 DEFINE_int32(size, 1024,
-             "Bytes per message (at most 4096 with --framing=line, 1 MiB with length)");
+             "Bytes per message (at most 4096 with --framing=line, 1 MiB with length). "
+             "chat: bytes of text, 32 to 1100, default 64; auth: unused");
 DEFINE_string(duration, "10s", "How long to measure, after ramp-up and warm-up (90s, 5m, ...)");
 DEFINE_string(warmup, "1s", "How long to run before measuring; its figures are discarded");
 DEFINE_int32(depth, 1,
              "Messages in flight per connection: 1 is ping-pong. With --rate, the most "
-             "that may be in flight; a message due beyond that waits for a reply");
+             "that may be in flight; a message due beyond that waits for a reply. Not for "
+             "chat");
 DEFINE_double(rate, 0,
               "Open loop: messages per second over all connections, sent on a fixed "
               "schedule, latency measured from the scheduled send time, so that a stalled "
               "server is charged for every message it delayed (wrk2's correction for "
-              "coordinated omission). 0: closed loop");
+              "coordinated omission). 0: closed loop. chat: always open loop, 0 means 100");
 DEFINE_double(connect_rate, 0,
               "Connections opened per second during ramp-up (0: all at once); the "
               "warm-up starts once all are due");
 DEFINE_string(framing, "raw",
-              "The echo service's framing (the server's --echo_framing): raw, line or length");
+              "The service's framing (the server's --echo_framing or --auth_framing): raw, "
+              "line or length; auth takes line (its default) or length");
 DEFINE_bool(json, false,
             "Print the summary as one JSON object on stdout (progress lines go to stderr)");
 DEFINE_int32(server_pid, 0,
@@ -67,7 +82,9 @@ DEFINE_int32(server_pid, 0,
 DEFINE_int32(threads, 1, "Event-loop threads the connections are spread over");
 DEFINE_string(timeout, "2s",
               "A connect, or a connection owed replies that receives nothing, for this long "
-              "counts as a timeout error (and the connection is closed)");
+              "counts as a timeout error (and the connection is closed). chat: the longest a "
+              "join may take (its datagrams resent meanwhile), and the longest a member may "
+              "hear nothing after sending");
 DEFINE_string(poller, "", "epoll, poll or kqueue (default: the best this platform has)");
 
 // gflags exits with status 1 on a bad flag; ours is 2. The hook is exported
@@ -82,6 +99,12 @@ namespace {
 constexpr int kUsageError = 2;
 constexpr int kLoadFailed = 1;
 constexpr int kInterrupted = 130;
+
+// chat without --size or --rate: short texts, 100 messages/s in all.
+constexpr size_t kDefaultChatText = 64;
+constexpr double kDefaultChatRate = 100;
+// The server's default --chat_rate: commands per second per member.
+constexpr double kServerChatRate = 20;
 
 [[noreturn]] void BadFlag(absl::string_view message) {
   std::cerr << "load: " << message << std::endl;
@@ -141,15 +164,15 @@ void EnsureDescriptors(int connections) {
   }
 }
 
+bool FlagIsDefault(const char* name) {
+  return gflags::GetCommandLineFlagInfoOrDie(name).is_default;
+}
+
 LoadConfig ConfigFromFlags() {
-  if (FLAGS_scenario == "auth" || FLAGS_scenario == "chat") {
-    BadFlag(absl::StrCat("--scenario=", FLAGS_scenario,
-                         ": not yet; only the echo scenario is available"));
-  }
-  if (FLAGS_scenario != "echo") {
-    BadFlag(absl::StrCat("--scenario=", FLAGS_scenario, ": unknown (echo, auth or chat)"));
-  }
+  absl::StatusOr<LoadScenario> scenario = ParseLoadScenario(FLAGS_scenario);
+  if (!scenario.ok()) BadFlag(absl::StrCat("--scenario: ", scenario.status().message()));
   LoadConfig config;
+  config.scenario = *scenario;
   std::string host;
   uint16_t port = 0;
   ParseTarget(FLAGS_target, &host, &port);
@@ -166,6 +189,22 @@ LoadConfig ConfigFromFlags() {
   if (!framing.ok()) BadFlag(absl::StrCat("--framing: ", framing.status().message()));
   config.connections = FLAGS_connections;
   config.message_size = static_cast<size_t>(FLAGS_size);
+  config.rate = FLAGS_rate;
+  switch (config.scenario) {
+    case LoadScenario::kEcho:
+      break;
+    case LoadScenario::kAuth:
+      // The auth service speaks lines unless told otherwise.
+      if (FlagIsDefault("framing")) framing = Framing::kLine;
+      if (*framing == Framing::kRaw) {
+        BadFlag("--framing=raw: the auth service takes line or length framing");
+      }
+      break;
+    case LoadScenario::kChat:
+      if (FlagIsDefault("size")) config.message_size = kDefaultChatText;
+      if (config.rate == 0) config.rate = kDefaultChatRate;
+      break;
+  }
   config.duration = DurationFlag("duration", FLAGS_duration);
   config.warmup = DurationFlag("warmup", FLAGS_warmup);
   config.timeout = DurationFlag("timeout", FLAGS_timeout);
@@ -173,7 +212,6 @@ LoadConfig ConfigFromFlags() {
   if (config.warmup < absl::ZeroDuration()) BadFlag("--warmup must not be negative");
   if (config.timeout <= absl::ZeroDuration()) BadFlag("--timeout must be positive");
   config.depth = FLAGS_depth;
-  config.rate = FLAGS_rate;
   config.connect_rate = FLAGS_connect_rate;
   config.framing = *framing;
   config.threads = FLAGS_threads;
@@ -195,14 +233,15 @@ LoadConfig ConfigFromFlags() {
   if (absl::Status s = ValidateLoadConfig(config); !s.ok()) {
     BadFlag(absl::StrCat("bad flags: ", s.message()));
   }
-  absl::StatusOr<std::vector<InetAddress>> addresses =
-      InetAddress::Resolve(host, port, SOCK_STREAM);
+  absl::StatusOr<std::vector<InetAddress>> addresses = InetAddress::Resolve(
+      host, port, config.scenario == LoadScenario::kChat ? SOCK_DGRAM : SOCK_STREAM);
   if (!addresses.ok() || addresses->empty()) {
     std::cerr << "load: cannot resolve " << host << ": "
               << (addresses.ok() ? "no address" : addresses.status().message()) << std::endl;
     std::exit(kLoadFailed);
   }
   config.target = addresses->front();
+  if (config.scenario != LoadScenario::kEcho) config.run_id = NewLoadRunId();
   return config;
 }
 
@@ -215,16 +254,53 @@ std::string FormatLatency(int64_t ns) {
   return absl::StrFormat("%.2f s", ns / 1e9);
 }
 
-std::string FormatProgress(const LoadProgress& p) {
+std::string FormatProgress(LoadScenario scenario, const LoadProgress& p) {
+  const char* phase = p.warming_up ? "warm-up" : "       ";
+  const std::string p99 = p.phase_messages == 0 ? std::string("-") : FormatLatency(p.p99_ns);
+  const auto errors = static_cast<unsigned long long>(p.errors);
+  switch (scenario) {
+    case LoadScenario::kEcho:
+      break;
+    case LoadScenario::kAuth:
+      return absl::StrFormat("%6.1fs %s %10.1f logins/s  p99 %-9s errors %llu  open %d",
+                             absl::ToDoubleSeconds(p.elapsed), phase, p.messages_per_second,
+                             p99, errors, p.open_connections);
+    case LoadScenario::kChat:
+      return absl::StrFormat(
+          "%6.1fs %s %8.0f msg/s sent %10.0f delivered/s  p99 %-9s errors %llu  members %d",
+          absl::ToDoubleSeconds(p.elapsed), phase, p.messages_per_second,
+          p.deliveries_per_second, p99, errors, p.open_connections);
+  }
   return absl::StrFormat("%6.1fs %s %10.0f msg/s %9.2f MB/s  p99 %-9s errors %llu  open %d",
-                         absl::ToDoubleSeconds(p.elapsed), p.warming_up ? "warm-up" : "       ",
-                         p.messages_per_second, p.megabytes_per_second,
-                         p.phase_messages == 0 ? std::string("-") : FormatLatency(p.p99_ns),
-                         static_cast<unsigned long long>(p.errors),
-                         p.open_connections);
+                         absl::ToDoubleSeconds(p.elapsed), phase, p.messages_per_second,
+                         p.megabytes_per_second, p99, errors, p.open_connections);
 }
 
 std::string Describe(const LoadConfig& c) {
+  switch (c.scenario) {
+    case LoadScenario::kEcho:
+      break;
+    case LoadScenario::kAuth: {
+      std::string mode =
+          c.rate > 0 ? absl::StrFormat("open loop at %.1f logins/s, at most %d in flight per "
+                                       "connection",
+                                       c.rate, c.depth)
+                     : (c.depth == 1 ? std::string("closed loop, one login at a time")
+                                     : absl::StrCat("closed loop, ", c.depth,
+                                                    " logins in flight"));
+      return absl::StrCat("auth at ", c.target.ToString(), ": ", c.connections,
+                          " connection(s) (", FramingName(c.framing),
+                          " framing), each REGISTER once then LOGIN over and over as its own "
+                          "user (load<n>-", c.run_id, "); ",
+                          mode, ", ", c.threads, " thread(s); the unit is the login");
+    }
+    case LoadScenario::kChat:
+      return absl::StrFormat(
+          "chat at %s (UDP): %d member(s) (load<n>-%s), %.0f msg/s in all (%.2f/s each), "
+          "%d-byte texts, %d thread(s); every member counts the broadcasts it receives",
+          c.target.ToString(), c.connections, c.run_id, c.rate, c.rate / c.connections,
+          static_cast<int>(c.message_size), c.threads);
+  }
   std::string mode = c.rate > 0 ? absl::StrFormat("open loop at %.0f msg/s, at most %d in flight "
                                                   "per connection",
                                                   c.rate, c.depth)
@@ -235,6 +311,11 @@ std::string Describe(const LoadConfig& c) {
                       ", ", c.threads, " thread(s)");
 }
 
+// "messages", "logins": what messages_per_second counts.
+absl::string_view Unit(LoadScenario scenario) {
+  return scenario == LoadScenario::kAuth ? "logins" : "messages";
+}
+
 std::string TextSummary(const LoadResults& r) {
   std::string out;
   absl::StrAppend(&out, "load: ", Describe(r.config), "\n");
@@ -243,13 +324,37 @@ std::string TextSummary(const LoadResults& r) {
                                         absl::FormatDuration(r.config.duration),
                                         absl::FormatDuration(r.config.warmup),
                                         r.completed ? "" : " (partial)"));
-  absl::StrAppend(&out, absl::StrFormat("messages:   %llu, %.1f msg/s, %.2f MB/s\n",
-                                        static_cast<unsigned long long>(r.messages),
-                                        r.messages_per_second(), r.megabytes_per_second()));
+  const LoadScenario scenario = r.config.scenario;
+  switch (scenario) {
+    case LoadScenario::kEcho:
+      absl::StrAppend(&out, absl::StrFormat("messages:   %llu, %.1f msg/s, %.2f MB/s\n",
+                                            static_cast<unsigned long long>(r.messages),
+                                            r.messages_per_second(),
+                                            r.megabytes_per_second()));
+      break;
+    case LoadScenario::kAuth:
+      absl::StrAppend(&out, absl::StrFormat("logins:     %llu, %.1f logins/s\n",
+                                            static_cast<unsigned long long>(r.messages),
+                                            r.messages_per_second()));
+      break;
+    case LoadScenario::kChat:
+      absl::StrAppend(&out, absl::StrFormat("sent:       %llu, %.1f msg/s\n",
+                                            static_cast<unsigned long long>(r.messages),
+                                            r.messages_per_second()));
+      absl::StrAppend(
+          &out, absl::StrFormat("delivered:  %llu of %llu expected, %.1f/s; lost %llu (%.2f%%)\n",
+                                static_cast<unsigned long long>(r.deliveries),
+                                static_cast<unsigned long long>(r.expected_deliveries),
+                                r.deliveries_per_second(),
+                                static_cast<unsigned long long>(r.lost()),
+                                100 * r.loss_ratio()));
+      break;
+  }
   const LatencyHistogram& h = r.latency;
+  const bool timed = scenario == LoadScenario::kChat ? r.deliveries != 0 : r.messages != 0;
   absl::StrAppend(
       &out, "latency:    ",
-      r.messages == 0
+      !timed
           ? std::string("none measured")
           : absl::StrCat("p50 ", FormatLatency(h.ValueAtPercentile(50)), "  p90 ",
                          FormatLatency(h.ValueAtPercentile(90)), "  p99 ",
@@ -258,7 +363,10 @@ std::string TextSummary(const LoadResults& r) {
                          FormatLatency(h.Max()), "  (mean ",
                          FormatLatency(static_cast<int64_t>(std::llround(h.Mean()))), ", min ",
                          FormatLatency(h.Min()), ")"),
-      r.config.rate > 0 && r.messages != 0 ? ", from the scheduled send times" : "", "\n");
+      scenario == LoadScenario::kChat && timed
+          ? ", from each message's due time to each receipt"
+          : (r.config.rate > 0 && timed ? ", from the scheduled send times" : ""),
+      "\n");
   std::vector<std::string> kinds;
   for (int i = 0; i < kLoadErrorKinds; ++i) {
     if (r.errors.counts[i] != 0) {
@@ -269,15 +377,27 @@ std::string TextSummary(const LoadResults& r) {
   absl::StrAppend(&out, "errors:     ", r.errors.total(),
                   kinds.empty() ? "" : absl::StrCat(" (", absl::StrJoin(kinds, ", "), ")"),
                   "\n");
+  if (!r.errors.rejected_by_code.empty()) {
+    std::vector<std::string> codes;
+    for (const auto& [code, count] : r.errors.rejected_by_code) {
+      codes.push_back(absl::StrCat(code, " ", count));
+    }
+    absl::StrAppend(&out, "  rejected: ", absl::StrJoin(codes, ", "), "\n");
+  }
   for (int i = 0; i < kLoadErrorKinds; ++i) {
     if (r.errors.counts[i] != 0 && !r.errors.first[i].empty()) {
       absl::StrAppend(&out, "  first ", LoadErrorKindName(static_cast<LoadErrorKind>(i)), ": ",
                       r.errors.first[i], "\n");
     }
   }
-  absl::StrAppend(&out, "connections: ", r.connections_opened, " of ", r.config.connections,
-                  " opened, ", r.connections_open_at_end, " open at the end\n");
-  if (r.outstanding_at_end != 0 || r.behind_at_end != 0) {
+  if (scenario == LoadScenario::kChat) {
+    absl::StrAppend(&out, "members:    ", r.connections_opened, " of ", r.config.connections,
+                    " joined, ", r.connections_open_at_end, " in the room at the end\n");
+  } else {
+    absl::StrAppend(&out, "connections: ", r.connections_opened, " of ", r.config.connections,
+                    " opened, ", r.connections_open_at_end, " open at the end\n");
+  }
+  if (scenario != LoadScenario::kChat && (r.outstanding_at_end != 0 || r.behind_at_end != 0)) {
     absl::StrAppend(&out, "at the close: ", r.outstanding_at_end,
                     " message(s) in flight (not counted)");
     if (r.config.rate > 0) {
@@ -287,9 +407,11 @@ std::string TextSummary(const LoadResults& r) {
   }
   if (r.config.server_pid > 0) {
     if (std::optional<double> us = r.server_cpu_us_per_message(); us.has_value()) {
-      absl::StrAppend(&out, absl::StrFormat("server CPU: %.2f µs/message (%.2f s over the "
+      absl::StrAppend(&out, absl::StrFormat("server CPU: %.2f µs/%s (%.2f s over the "
                                             "window, pid %d)\n",
-                                            *us, absl::ToDoubleSeconds(*r.server_cpu),
+                                            *us, scenario == LoadScenario::kAuth ? "login"
+                                                                                 : "message",
+                                            absl::ToDoubleSeconds(*r.server_cpu),
                                             r.config.server_pid));
     } else {
       absl::StrAppend(&out, "server CPU: unavailable (",
@@ -334,9 +456,12 @@ std::string JsonSummary(const LoadResults& r) {
   auto add = [&fields](absl::string_view key, const std::string& value) {
     fields.push_back(absl::StrCat(JsonString(key), ":", value));
   };
-  add("scenario", JsonString("echo"));
+  add("scenario", JsonString(LoadScenarioName(c.scenario)));
+  add("unit", JsonString(Unit(c.scenario)));
   add("target", JsonString(c.target.ToString()));
-  add("framing", JsonString(FramingName(c.framing)));
+  add("framing",
+      c.scenario == LoadScenario::kChat ? "null" : JsonString(FramingName(c.framing)));
+  add("run_id", c.scenario == LoadScenario::kEcho ? "null" : JsonString(c.run_id));
   add("connections", absl::StrCat(c.connections));
   add("size", absl::StrCat(c.message_size));
   add("depth", absl::StrCat(c.depth));
@@ -353,6 +478,14 @@ std::string JsonSummary(const LoadResults& r) {
   add("bytes", absl::StrCat(r.bytes));
   add("messages_per_second", JsonNumber(r.messages_per_second()));
   add("megabytes_per_second", JsonNumber(r.megabytes_per_second()));
+  if (c.scenario == LoadScenario::kChat) {
+    add("members", absl::StrCat(c.connections));
+    add("deliveries", absl::StrCat(r.deliveries));
+    add("deliveries_per_second", JsonNumber(r.deliveries_per_second()));
+    add("expected_deliveries", absl::StrCat(r.expected_deliveries));
+    add("lost", absl::StrCat(r.lost()));
+    add("loss_ratio", JsonNumber(r.loss_ratio()));
+  }
   add("latency_ns",
       absl::StrCat("{\"min\":", h.Min(), ",\"mean\":", JsonNumber(h.Mean()),
                    ",\"p50\":", h.ValueAtPercentile(50), ",\"p90\":", h.ValueAtPercentile(90),
@@ -369,6 +502,11 @@ std::string JsonSummary(const LoadResults& r) {
   }
   add("errors", absl::StrCat("{", absl::StrJoin(errors, ","), "}"));
   add("first_errors", absl::StrCat("{", absl::StrJoin(firsts, ","), "}"));
+  std::vector<std::string> rejections;
+  for (const auto& [code, count] : r.errors.rejected_by_code) {
+    rejections.push_back(absl::StrCat(JsonString(code), ":", count));
+  }
+  add("rejected_by_code", absl::StrCat("{", absl::StrJoin(rejections, ","), "}"));
   add("connections_opened", absl::StrCat(r.connections_opened));
   add("connections_open_at_end", absl::StrCat(r.connections_open_at_end));
   add("outstanding_at_end", absl::StrCat(r.outstanding_at_end));
@@ -385,10 +523,11 @@ std::string JsonSummary(const LoadResults& r) {
 // report otherwise.
 class ProgressPrinter {
  public:
-  explicit ProgressPrinter(FILE* out) : out_(out), terminal_(isatty(fileno(out)) == 1) {}
+  ProgressPrinter(FILE* out, LoadScenario scenario)
+      : out_(out), scenario_(scenario), terminal_(isatty(fileno(out)) == 1) {}
 
   void Print(const LoadProgress& progress) {
-    const std::string line = FormatProgress(progress);
+    const std::string line = FormatProgress(scenario_, progress);
     if (terminal_) {
       const size_t pad = last_width_ > line.size() ? last_width_ - line.size() : 0;
       std::fprintf(out_, "\r%s%*s", line.c_str(), static_cast<int>(pad), "");
@@ -409,6 +548,7 @@ class ProgressPrinter {
 
  private:
   FILE* const out_;
+  const LoadScenario scenario_;
   const bool terminal_;
   size_t last_width_ = 0;
 };
@@ -420,9 +560,18 @@ int Main(int argc, char** argv) {
   };
   gflags::SetUsageMessage(
       "Switchboard load generator: many connections to the echo service, every echoed\n"
-      "byte checked, latency percentiles, errors.\n"
+      "byte checked, latency percentiles, errors; or the auth service (logins/s) or the\n"
+      "chat service (deliveries/s and loss) with --scenario.\n"
       "  load [--target=127.0.0.1:7007] [--connections=10] [--size=1024] [--duration=10s]\n"
-      "       [--depth=1 | --rate=N] [--framing=raw|line|length] [--json]");
+      "       [--depth=1 | --rate=N] [--framing=raw|line|length] [--json]\n"
+      "  load --scenario=auth --target=127.0.0.1:7009 [--connections=4]\n"
+      "       REGISTER once per connection, then LOGIN in a loop; a reply other than\n"
+      "       '200 welcome ...' is an error. Summary: logins/s and login latency.\n"
+      "  load --scenario=chat --target=127.0.0.1:7010 [--connections=10] [--rate=100]\n"
+      "       UDP members JOIN, send MSG at --rate in all, and count the broadcasts they\n"
+      "       receive. Summary: sent/s, deliveries/s, loss, latency from each message's\n"
+      "       due time to each receipt. The server allows --chat_rate (20) per member.\n"
+      "--target keeps the echo default for every scenario: point it at the service.");
   gflags::ParseCommandLineNonHelpFlags(&argc, &argv, true);
   showing_help = true;
   gflags::HandleCommandLineHelpFlags();  // exits after --help and the like
@@ -433,6 +582,12 @@ int Main(int argc, char** argv) {
 
   const LoadConfig config = ConfigFromFlags();
   EnsureDescriptors(config.connections);
+  if (config.scenario == LoadScenario::kChat &&
+      config.rate / config.connections > kServerChatRate) {
+    std::cerr << "load: note: each member sends " << config.rate / config.connections
+              << " messages/s; a server with the default --chat_rate=" << kServerChatRate
+              << " answers 'ERR 429 slow down' beyond that" << std::endl;
+  }
   signal(SIGPIPE, SIG_IGN);
 
   // SIGINT and SIGTERM end the window early; a thread of our own waits for
@@ -457,7 +612,7 @@ int Main(int argc, char** argv) {
     }
   });
 
-  ProgressPrinter printer(FLAGS_json ? stderr : stdout);
+  ProgressPrinter printer(FLAGS_json ? stderr : stdout, config.scenario);
   if (!FLAGS_json) {
     std::printf("load: %s\n", Describe(config).c_str());
     std::fflush(stdout);

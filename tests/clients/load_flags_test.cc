@@ -1,7 +1,7 @@
 // Copyright Switchboard authors.
 //
 // The load generator (//clients:load) facing bad input: flags it cannot use
-// (one line, status 2), a scenario that is not there yet, --help, and
+// (one line, status 2), scenarios given what their services cannot take, --help, and
 // targets that cannot be reached (a clear message, the figures, status 1).
 
 #include <netinet/in.h>
@@ -76,11 +76,20 @@ TEST_F(LoadFlagsTest, BadFlagsGetOneLineAndStatusTwo) {
   }
 }
 
-TEST_F(LoadFlagsTest, AuthAndChatScenariosAreNotThereYet) {
-  for (const char* scenario : {"--scenario=auth", "--scenario=chat"}) {
-    RunResult run = RunLoad({scenario});
-    EXPECT_EQ(run.status, 2) << scenario;
-    EXPECT_THAT(run.err, HasSubstr("not yet")) << run.err;
+TEST_F(LoadFlagsTest, AuthAndChatRefuseWhatTheirServicesCannotTake) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"--scenario=auth", "--framing=raw"},
+      {"--scenario=chat", "--size=10"},
+      {"--scenario=chat", "--size=2000"},
+  };
+  for (const std::vector<std::string>& flags : cases) {
+    const std::string what = absl::StrJoin(flags, " ");
+    RunResult run = RunLoad(flags);
+    EXPECT_EQ(run.status, 2) << what << "\n" << run.out << run.err;
+    EXPECT_EQ(run.out, "") << what;
+    const absl::string_view err = absl::StripTrailingAsciiWhitespace(run.err);
+    EXPECT_FALSE(err.empty()) << what;
+    EXPECT_FALSE(absl::StrContains(err, '\n')) << what << ": more than one line:\n" << run.err;
   }
 }
 
@@ -94,6 +103,10 @@ TEST_F(LoadFlagsTest, HelpDocumentsEveryFlag) {
     EXPECT_THAT(help, HasSubstr(absl::StrCat(flag, " ("))) << flag << "\n" << help;
   }
   EXPECT_THAT(help, HasSubstr("coordinated")) << "--rate explains what it measures";
+  for (const char* scenario : {"--scenario=auth", "--scenario=chat", "logins/s", "loss",
+                               "chat_rate"}) {
+    EXPECT_THAT(help, HasSubstr(scenario)) << "the scenarios are explained\n" << help;
+  }
 }
 
 TEST_F(LoadFlagsTest, RefusedConnectionsFailClearlyWithTheFigures) {
