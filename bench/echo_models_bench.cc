@@ -86,6 +86,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/case_outcome.h"
 #include "bench/server_child.h"
 #include "benchmark/benchmark.h"
 #include "clients/latency_histogram.h"
@@ -155,19 +156,6 @@ double SelfCpuSeconds() {
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
-}
-
-// Cases that failed (not those skipped on purpose), for the exit status.
-int& FailedCases() {
-  static int failed = 0;
-  return failed;
-}
-
-// Ends the case with an error; a message starting with "skipped:" is a
-// case left out on purpose, anything else counts as a failure.
-void EndCase(benchmark::State& state, const std::string& message) {
-  if (!absl::StartsWith(message, "skipped:")) ++FailedCases();
-  state.SkipWithError(message.c_str());
 }
 
 std::string DescribeErrors(const LoadErrors& errors) {
@@ -412,15 +400,7 @@ int Main(int argc, char** argv) {
   benchmark::AddCustomContext("echo_models_warmup", absl::FormatDuration(settings.warmup));
   benchmark::AddCustomContext("echo_models_message_bytes", absl::StrCat(kMessageSize));
   benchmark::AddCustomContext("echo_models_cpus", cpus);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  if (FailedCases() > 0) {
-    std::cerr << "echo_models_bench: " << FailedCases()
-              << " case(s) failed (ERROR OCCURRED above, or error_message in JSON)"
-              << std::endl;
-    return 1;
-  }
-  return 0;
+  return RunBenchmarksForExitStatus("echo_models_bench");
 }
 
 }  // namespace

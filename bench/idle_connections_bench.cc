@@ -94,6 +94,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/case_outcome.h"
 #include "bench/server_child.h"
 #include "benchmark/benchmark.h"
 #include "clients/latency_histogram.h"
@@ -346,17 +347,6 @@ absl::Status EchoClient(uint16_t port, int round_trips, LatencyHistogram* latenc
 // ----------------------------------------------------------------------------
 // The case.
 
-// Cases that failed, for the exit status.
-int& FailedCases() {
-  static int failed = 0;
-  return failed;
-}
-
-void EndCase(benchmark::State& state, const std::string& message) {
-  ++FailedCases();
-  state.SkipWithError(message.c_str());
-}
-
 void RunCase(benchmark::State& state, const Model& model, const std::string& binary,
              const Settings& settings) {
   for (auto _ : state) {
@@ -588,15 +578,7 @@ int Main(int argc, char** argv) {
                               absl::StrCat(settings.round_trips, " x ", kMessageSize, " bytes"));
   benchmark::AddCustomContext("idle_descriptor_limit", absl::StrCat(descriptors));
   benchmark::AddCustomContext("idle_cpus", cpus);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  if (FailedCases() > 0) {
-    std::cerr << "idle_connections_bench: " << FailedCases()
-              << " case(s) failed (ERROR OCCURRED above, or error_message in JSON)"
-              << std::endl;
-    return 1;
-  }
-  return 0;
+  return RunBenchmarksForExitStatus("idle_connections_bench");
 }
 
 }  // namespace
