@@ -21,7 +21,8 @@ EventLoop::EventLoop(std::unique_ptr<Poller> poller, Wakeup wakeup, Clock* clock
       poller_(std::move(poller)),
       wakeup_(std::move(wakeup)),
       wakeup_watcher_(this, wakeup_.fd()),
-      clock_(clock) {
+      clock_(clock),
+      turn_time_(clock->Now()) {
   wakeup_watcher_.set_read_callback([this] { wakeup_.Drain(); });
   wakeup_watcher_.EnableReading();
 }
@@ -80,6 +81,7 @@ void EventLoop::RunOnce(absl::Duration max_wait) {
     LOG(ERROR) << "poller wait failed: " << status;
     absl::SleepFor(absl::Milliseconds(10));
   }
+  turn_time_ = Now();
   for (ready_next_ = 0; ready_next_ < ready_.size(); ++ready_next_) {
     // Copy: a callback may remove watchers and null out later entries.
     const ReadyEvent event = ready_[ready_next_];

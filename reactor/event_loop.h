@@ -65,6 +65,10 @@ class EventLoop {
 
   // Any thread.
   absl::Time Now() const { return clock_->Now(); }
+  // Loop thread. Now() as read once when this turn's events were reported:
+  // what per-message time stamps use, since a clock read per message costs
+  // more than the stamp is worth.
+  absl::Time turn_time() const { return turn_time_; }
   Clock* clock() const { return clock_; }
   absl::string_view poller_name() const { return poller_->name(); }
   bool IsInLoopThread() const { return std::this_thread::get_id() == thread_id_; }
@@ -91,6 +95,7 @@ class EventLoop {
   const Wakeup wakeup_;
   IoWatcher wakeup_watcher_;
   Clock* const clock_;
+  absl::Time turn_time_;
   TimerQueue timers_;
   std::vector<ReadyEvent> ready_;  // this turn's events; removal nulls tokens
   size_t ready_next_ = 0;          // next entry of ready_ to handle

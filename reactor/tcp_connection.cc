@@ -28,14 +28,13 @@ constexpr size_t kKeepOutputBytes = 64 << 10;
 TcpConnection::TcpConnection(EventLoop* loop, uint64_t id, Socket socket,
                              const InetAddress& peer,
                              const TcpConnectionOptions& options)
-    : loop_(loop),
-      id_(id),
-      socket_(std::move(socket)),
-      peer_(peer),
+    : watcher_(loop, socket.fd()),
+      last_activity_(loop->Now()),
       options_(options),
-      watcher_(loop, socket_.fd()),
-      started_(loop->Now()),
-      last_activity_(started_) {
+      socket_(std::move(socket)),
+      id_(id),
+      peer_(peer),
+      started_(last_activity_) {
   if (absl::StatusOr<InetAddress> local = socket_.LocalAddress(); local.ok()) {
     local_ = *local;
   }
@@ -47,13 +46,13 @@ TcpConnection::TcpConnection(EventLoop* loop, uint64_t id, Socket socket,
 }
 
 TcpConnection::~TcpConnection() {
-  loop_->AssertInLoopThread();
+  loop()->AssertInLoopThread();
   CancelTimers();
   watcher_.DisableAll();
 }
 
 void TcpConnection::Start() {
-  loop_->AssertInLoopThread();
+  loop()->AssertInLoopThread();
   started_reading_ = true;
   UpdateReading();
   if (options_.idle_timeout > absl::ZeroDuration() &&
@@ -63,10 +62,10 @@ void TcpConnection::Start() {
 }
 
 void TcpConnection::HandleRead() {
-  const ssize_t n = input_.ReadFromFd(socket_.fd());
+  const ssize_t n = input_.ReadFromFd(watcher_.fd());
   if (n > 0) {
     bytes_received_ += n;
-    last_activity_ = loop_->Now();
+    last_activity_ = loop()->turn_time();
     VLOG(1) << "connection " << id_ << ": received " << n << " bytes from "
             << peer_.ToString();
     if (ending_ || handler_ == nullptr) {
@@ -103,14 +102,14 @@ void TcpConnection::HandleRead() {
 void TcpConnection::HandleWrite() { WriteOutput(); }
 
 void TcpConnection::Send(absl::string_view data) {
-  loop_->AssertInLoopThread();
+  loop()->AssertInLoopThread();
   if (closed_ || write_shut_) return;
   output_.Append(data);
   Flush();
 }
 
 void TcpConnection::Flush() {
-  loop_->AssertInLoopThread();
+  loop()->AssertInLoopThread();
   if (closed_) return;
   if (watcher_.writing()) {
     UpdateHighWater();  // the write callback will do the rest
@@ -123,12 +122,12 @@ bool TcpConnection::WriteOutput() {
   if (closed_) return false;
   size_t budget = options_.max_write_per_event;
   size_t written = 0;
-  // Activity is stamped with the time the write began: the peer may see the
+  // Activity is stamped no later than the write began: the peer may see the
   // bytes (and time may move on) before send() returns to us.
-  const absl::Time began = loop_->Now();
+  const absl::Time began = loop()->turn_time();
   while (!output_.empty() && budget > 0) {
     const size_t want = std::min(output_.readable_bytes(), budget);
-    const ssize_t n = ::send(socket_.fd(), output_.peek(), want, kSendFlags);
+    const ssize_t n = ::send(watcher_.fd(), output_.peek(), want, kSendFlags);
     if (n > 0) {
       output_.Consume(n);
       written += n;
@@ -190,19 +189,19 @@ void TcpConnection::UpdateReading() {
 }
 
 void TcpConnection::PauseReading() {
-  loop_->AssertInLoopThread();
+  loop()->AssertInLoopThread();
   ++owner_pauses_;
   UpdateReading();
 }
 
 void TcpConnection::ResumeReading() {
-  loop_->AssertInLoopThread();
+  loop()->AssertInLoopThread();
   if (owner_pauses_ > 0) --owner_pauses_;
   UpdateReading();
 }
 
 void TcpConnection::EndSession() {
-  loop_->AssertInLoopThread();
+  loop()->AssertInLoopThread();
   if (closed_ || ending_) return;
   ending_ = true;
   input_.Clear();
@@ -227,7 +226,7 @@ void TcpConnection::AdvanceEnding() {
     Close(absl::StrCat("shutdown failed: ", s.message()));
     return;
   }
-  linger_timer_ = loop_->RunAfter(options_.linger, [this] {
+  linger_timer_ = loop()->RunAfter(options_.linger, [this] {
     linger_timer_ = 0;
     Close(absl::StrCat("the server ended the session and the client did not close within ",
                        absl::FormatDuration(options_.linger)));
@@ -236,7 +235,7 @@ void TcpConnection::AdvanceEnding() {
 }
 
 void TcpConnection::ArmIdleTimer(absl::Duration after) {
-  idle_timer_ = loop_->RunAfter(after, [this] {
+  idle_timer_ = loop()->RunAfter(after, [this] {
     idle_timer_ = 0;
     CheckIdle();
   });
@@ -245,7 +244,7 @@ void TcpConnection::ArmIdleTimer(absl::Duration after) {
 void TcpConnection::CheckIdle() {
   if (closed_) return;
   // Activity refreshes a timestamp, not the timer: no heap work per message.
-  const absl::Duration idle = loop_->Now() - last_activity_;
+  const absl::Duration idle = loop()->Now() - last_activity_;
   if (idle >= options_.idle_timeout) {
     Close(absl::StrCat("idle for ", absl::FormatDuration(options_.idle_timeout),
                        output_.empty() ? " (nothing received)"
@@ -256,13 +255,13 @@ void TcpConnection::CheckIdle() {
 }
 
 void TcpConnection::CancelTimers() {
-  if (idle_timer_ != 0) loop_->CancelTimer(idle_timer_);
-  if (linger_timer_ != 0) loop_->CancelTimer(linger_timer_);
+  if (idle_timer_ != 0) loop()->CancelTimer(idle_timer_);
+  if (linger_timer_ != 0) loop()->CancelTimer(linger_timer_);
   idle_timer_ = linger_timer_ = 0;
 }
 
 void TcpConnection::Close(absl::string_view why) {
-  loop_->AssertInLoopThread();
+  loop()->AssertInLoopThread();
   if (closed_) return;
   closed_ = true;
   close_reason_ = std::string(why);

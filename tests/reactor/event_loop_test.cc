@@ -6,6 +6,8 @@
 
 #include "reactor/event_loop.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -367,6 +369,39 @@ TEST_P(EventLoopTimerTest, TheLoopTellsTimeByItsClock) {
   EXPECT_EQ(fake_loop_->Now(), clock_.Now());
   clock_.Advance(absl::Minutes(3));
   EXPECT_EQ(fake_loop_->Now(), FakeClock::DefaultStart() + absl::Minutes(3));
+}
+
+TEST_P(EventLoopTimerTest, TurnTimeIsReadOnceAfterTheWaitAndHoldsForTheTurn) {
+  absl::StatusOr<testing::SocketPair> pair = testing::MakeSocketPair();
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  EXPECT_EQ(fake_loop_->turn_time(), FakeClock::DefaultStart());
+  std::vector<absl::Time> seen;
+  IoWatcher watcher(fake_loop_.get(), pair->second.fd());
+  watcher.set_read_callback([&] {
+    char byte;
+    ASSERT_EQ(::read(pair->second.fd(), &byte, 1), 1);
+    seen.push_back(fake_loop_->turn_time());
+    clock_.Advance(absl::Seconds(1));  // a slow callback
+    seen.push_back(fake_loop_->turn_time());
+  });
+  watcher.EnableReading();
+  // Time that passes while the loop waits counts: the turn's time is read
+  // after the wait, not before it.
+  std::thread writer([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    clock_.Advance(absl::Seconds(7));
+    ASSERT_EQ(::write(pair->first.fd(), "x", 1), 1);
+  });
+  fake_loop_->RunOnce(absl::Seconds(20));
+  writer.join();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], FakeClock::DefaultStart() + absl::Seconds(7));
+  EXPECT_EQ(seen[1], seen[0]) << "fixed for the whole turn";
+  EXPECT_EQ(fake_loop_->Now(), seen[0] + absl::Seconds(1));
+  fake_loop_->RunOnce(absl::ZeroDuration());
+  EXPECT_EQ(fake_loop_->turn_time(), FakeClock::DefaultStart() + absl::Seconds(8))
+      << "the next turn reads the clock again";
+  watcher.DisableAll();
 }
 
 TEST_P(EventLoopTimerTest, RunAfterFiresOnceWhenItsTimeComes) {
