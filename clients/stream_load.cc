@@ -530,7 +530,9 @@ void StreamConnection::HandleRead() {
   if (!TakeReplies(now)) return;
   if (state_ != State::kOpen) return;
   if (closed_loop_) {
-    SendUpTo(received_ + static_cast<uint64_t>(config_.depth), thread_->loop()->Now());
+    // The time read for the replies stamps the sends too: a second clock
+    // read per message would move the stamps only by the check's duration.
+    SendUpTo(received_ + static_cast<uint64_t>(config_.depth), now);
   } else {
     SendDue(now);
   }

@@ -63,10 +63,7 @@ void EventLoop::Quit() {
 }
 
 absl::Duration EventLoop::PollTimeout(absl::Duration max_wait) {
-  {
-    absl::MutexLock lock(&mutex_);
-    if (!queued_.empty()) return absl::ZeroDuration();
-  }
+  if (has_queued_.load(std::memory_order_acquire)) return absl::ZeroDuration();
   const absl::Time deadline = timers_.NextDeadline();
   if (deadline == absl::InfiniteFuture()) return max_wait;
   return std::min(max_wait, std::max(absl::ZeroDuration(), deadline - Now()));
@@ -105,6 +102,7 @@ void EventLoop::RunInLoop(Task task) {
 void EventLoop::QueueInLoop(Task task) {
   absl::MutexLock lock(&mutex_);
   queued_.push_back(std::move(task));
+  has_queued_.store(true, std::memory_order_release);
   // The loop thread itself needs no wake-up unless it is already past the
   // point where it picks up queued tasks (it is running them now). Notify
   // stays under the mutex for the reason given in Quit.
@@ -114,10 +112,14 @@ void EventLoop::QueueInLoop(Task task) {
 }
 
 void EventLoop::RunQueuedTasks() {
+  // Most turns have no tasks: the flag spares them the mutex. A task queued
+  // just after this check also wakes the poller, so it runs next turn.
+  if (!has_queued_.load(std::memory_order_acquire)) return;
   std::vector<Task> tasks;
   {
     absl::MutexLock lock(&mutex_);
     tasks.swap(queued_);
+    has_queued_.store(false, std::memory_order_relaxed);
   }
   running_tasks_.store(true, std::memory_order_relaxed);
   for (Task& task : tasks) std::move(task)();

@@ -105,6 +105,8 @@ class EventLoop {
 
   absl::Mutex mutex_;
   std::vector<Task> queued_ ABSL_GUARDED_BY(mutex_);
+  // !queued_.empty(), written under mutex_, read without it by the loop.
+  std::atomic<bool> has_queued_{false};
 };
 
 }  // namespace switchboard
