@@ -118,6 +118,11 @@ class TcpConnection {
 
  private:
   void HandleRead();
+  // `n` > 0 new bytes are in `input` (input_, or the thread's shared
+  // buffer): hands them to the handler.
+  void TakeInput(ssize_t n, Buffer& input);
+  // A read brought nothing: end of stream (0) or an error (-1, errno set).
+  void HandleReadEnd(ssize_t n);
   void HandleWrite();
   // Writes from the output buffer; false when the connection closed.
   bool WriteOutput();

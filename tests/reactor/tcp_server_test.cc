@@ -59,11 +59,30 @@ class EchoHandler final : public ConnectionHandler {
   std::atomic<size_t>* max_output_;
 };
 
+// Echoes whole lines only: a line's start waits in the input until its end
+// arrives.
+class LineEchoHandler final : public ConnectionHandler {
+ public:
+  void OnData(TcpConnection& c, Buffer& input) override {
+    for (size_t end; (end = input.view().find('\n')) != absl::string_view::npos;) {
+      c.output()->Append(input.view().substr(0, end + 1));
+      input.Consume(end + 1);
+    }
+    c.Flush();
+  }
+  void OnEndOfInput(TcpConnection& c, Buffer& input) override {
+    input.Clear();
+    c.EndSession();
+  }
+  void OnClose(TcpConnection&) override {}
+};
+
 // An echo server on its own accept thread with `io_threads` I/O loops.
 class EchoServer {
  public:
   EchoServer(int io_threads, int max_connections, TcpConnectionOptions options,
-             PollerKind kind = DefaultPollerKind(), Clock* clock = RealClock())
+             PollerKind kind = DefaultPollerKind(), Clock* clock = RealClock(),
+             bool whole_lines = false)
       : accept_(kind, clock), io_(io_threads, kind, clock), limit_(max_connections) {
     CHECK(io_.Start().ok());
     accept_.RunSync([&] {
@@ -74,8 +93,12 @@ class EchoServer {
       server_options.connection = options;
       server_ = std::make_unique<TcpServer>(accept_.loop(), &io_, *std::move(listener),
                                             &limit_, server_options);
-      server_->set_connection_callback([this](TcpConnection& c) {
-        c.set_handler(std::make_shared<EchoHandler>(&max_output_));
+      server_->set_connection_callback([this, whole_lines](TcpConnection& c) {
+        if (whole_lines) {
+          c.set_handler(std::make_shared<LineEchoHandler>());
+        } else {
+          c.set_handler(std::make_shared<EchoHandler>(&max_output_));
+        }
       });
       server_->Start();
     });
@@ -171,6 +194,36 @@ INSTANTIATE_TEST_SUITE_P(Pollers, TcpServerPerPollerTest,
                          [](const auto& info) {
                            return std::string(PollerKindName(info.param));
                          });
+
+// Connections on one loop read through one shared buffer while they hold
+// no partial message; the start of a message must stay with its own
+// connection, however their reads interleave.
+TEST(TcpServerTest, PartialMessagesOfConnectionsOnOneLoopStayApart) {
+  EchoServer server(1, 10, TcpConnectionOptions{}, DefaultPollerKind(), RealClock(),
+                    /*whole_lines=*/true);
+  Socket a = Connect(server.address());
+  Socket b = Connect(server.address());
+  ASSERT_TRUE(server.WaitForConnections(2));
+  // Each step waits for the server's loop to have read it.
+  auto send = [&](Socket& socket, absl::string_view data) {
+    ASSERT_TRUE(socket.SendAll(data).ok());
+    absl::SleepFor(absl::Milliseconds(20));
+    ASSERT_TRUE(server.WaitForConnections(2));
+  };
+  send(a, "alpha-");
+  send(b, "bravo-");
+  send(a, "one\nalpha-");  // a whole line and the start of the next
+  EXPECT_EQ(Receive(a, 10), "alpha-one\n");
+  send(b, "two\n");
+  EXPECT_EQ(Receive(b, 10), "bravo-two\n");
+  send(a, "three\n");
+  EXPECT_EQ(Receive(a, 12), "alpha-three\n");
+  // A message in three pieces, the middle one alone in its read.
+  send(b, "x");
+  send(b, "y");
+  send(b, "z\n");
+  EXPECT_EQ(Receive(b, 4), "xyz\n");
+}
 
 TEST(TcpServerTest, ThousandConcurrentConnections) {
   EchoServer server(2, 10000, TcpConnectionOptions{});
