@@ -10,6 +10,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "absl/base/attributes.h"
+
 namespace switchboard {
 
 Buffer::Buffer(size_t initial_capacity) : storage_(kPrepend + initial_capacity) {}
@@ -81,30 +83,45 @@ void Buffer::EnsureWritable(size_t n) {
   write_index_ = kPrepend + readable;
 }
 
-void Buffer::ShrinkIfEmpty(size_t keep_bytes) {
-  if (!empty() || storage_.size() <= kPrepend + keep_bytes) return;
+void Buffer::Shrink(size_t keep_bytes) {
   std::vector<char>(kPrepend + keep_bytes).swap(storage_);
   Clear();
 }
 
-ssize_t Buffer::ReadFromFd(int fd) {
-  char extra[65536];
-  iovec vec[2];
-  const size_t writable = storage_.size() - write_index_;
-  vec[0].iov_base = storage_.data() + write_index_;
-  vec[0].iov_len = writable;
-  vec[1].iov_base = extra;
-  vec[1].iov_len = sizeof(extra);
-  // When the buffer already has 64 KiB free, the stack area is not needed.
-  const int count = writable < sizeof(extra) ? 2 : 1;
-  // recvmsg goes straight to the socket layer; readv takes the file
-  // layer's path first (position lock and all), measurably dearer per
-  // message. Not a socket (a pipe in tests): readv.
+namespace {
+
+constexpr size_t kStackAreaBytes = 65536;
+
+// recvmsg goes straight to the socket layer; readv takes the file layer's
+// path first (position lock and all), measurably dearer per message. Not a
+// socket (a pipe in tests): readv.
+ssize_t ReadVectors(int fd, iovec* vectors, int count) {
   msghdr message{};
-  message.msg_iov = vec;
+  message.msg_iov = vectors;
   message.msg_iovlen = static_cast<size_t>(count);
-  ssize_t n = recvmsg(fd, &message, 0);
-  if (n < 0 && errno == ENOTSOCK) n = readv(fd, vec, count);
+  const ssize_t n = recvmsg(fd, &message, 0);
+  if (n < 0 && errno == ENOTSOCK) return readv(fd, vectors, count);
+  return n;
+}
+
+}  // namespace
+
+ssize_t Buffer::ReadFromFd(int fd) {
+  const size_t writable = storage_.size() - write_index_;
+  if (writable < kStackAreaBytes) return ReadWithStackArea(fd);
+  iovec vector{storage_.data() + write_index_, writable};
+  const ssize_t n = ReadVectors(fd, &vector, 1);
+  if (n > 0) write_index_ += n;
+  return n;
+}
+
+// Out of line, so that the 64 KiB frame (probed page by page for stack-clash
+// protection) is set up only when it is used.
+ABSL_ATTRIBUTE_NOINLINE ssize_t Buffer::ReadWithStackArea(int fd) {
+  char extra[kStackAreaBytes];
+  const size_t writable = storage_.size() - write_index_;
+  iovec vectors[2] = {{storage_.data() + write_index_, writable}, {extra, sizeof(extra)}};
+  const ssize_t n = ReadVectors(fd, vectors, 2);
   if (n <= 0) return n;
   if (static_cast<size_t>(n) <= writable) {
     write_index_ += n;

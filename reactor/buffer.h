@@ -57,16 +57,21 @@ class Buffer {
   // Returns the memory of an empty buffer whose capacity exceeds
   // `keep_bytes`, so that a connection that once had a burst does not keep
   // holding its peak.
-  void ShrinkIfEmpty(size_t keep_bytes);
+  void ShrinkIfEmpty(size_t keep_bytes) {
+    if (storage_.size() > kPrepend + keep_bytes && empty()) Shrink(keep_bytes);
+  }
 
-  // Reads what `fd` has, with one readv into the free space plus a 64 KiB
-  // stack area, so an idle connection holds a small buffer while one system
-  // call can still bring a large burst. Returns the bytes read, 0 at end of
+  // Reads what `fd` has in one system call: into the free space, plus a
+  // 64 KiB stack area when the free space is smaller, so an idle connection
+  // holds a small buffer while one call can still bring a large burst. Returns the bytes read, 0 at end of
   // stream, or -1 with errno set.
   ssize_t ReadFromFd(int fd);
 
  private:
   void EnsureWritable(size_t n);
+  void Shrink(size_t keep_bytes);
+  // ReadFromFd when the free space is under 64 KiB.
+  ssize_t ReadWithStackArea(int fd);
 
   std::vector<char> storage_;
   size_t read_index_ = kPrepend;

@@ -37,10 +37,9 @@ EventLoop::~EventLoop() {
       << "event loop destroyed with " << watchers_ << " watchers still registered";
 }
 
-void EventLoop::AssertInLoopThread() const {
-  CHECK(IsInLoopThread()) << "an object of the event loop on thread "
-                          << thread_id_ << " was used from thread "
-                          << std::this_thread::get_id();
+void EventLoop::DieOutsideLoopThread() const {
+  LOG(FATAL) << "an object of the event loop on thread " << thread_id_
+             << " was used from thread " << std::this_thread::get_id();
 }
 
 void EventLoop::Run() {

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -73,7 +74,10 @@ class EventLoop {
   absl::string_view poller_name() const { return poller_->name(); }
   bool IsInLoopThread() const { return std::this_thread::get_id() == thread_id_; }
   // Crashes with a message naming the loop's thread when called elsewhere.
-  void AssertInLoopThread() const;
+  // Inline: it guards every per-message call.
+  void AssertInLoopThread() const {
+    if (ABSL_PREDICT_FALSE(!IsInLoopThread())) DieOutsideLoopThread();
+  }
 
   // Loop thread. Watchers registered with the poller (the loop's own
   // wake-up excluded): tests check it returns to 0.
@@ -87,6 +91,7 @@ class EventLoop {
   void UpdateWatcher(IoWatcher* watcher);
   void RemoveWatcher(IoWatcher* watcher);
 
+  [[noreturn]] void DieOutsideLoopThread() const;
   void RunQueuedTasks();
   absl::Duration PollTimeout(absl::Duration max_wait);
 

@@ -197,11 +197,11 @@ bool TcpConnection::WriteOutput() {
     watcher_.EnableWriting();
   }
   UpdateHighWater();
-  AdvanceEnding();
+  if (ending_) AdvanceEnding();
   return !closed_;
 }
 
-void TcpConnection::UpdateHighWater() {
+void TcpConnection::CrossWaterMark() {
   const size_t pending = output_.readable_bytes();
   if (!over_high_water_ && pending > options_.high_water_bytes) {
     over_high_water_ = true;

@@ -131,7 +131,15 @@ class TcpConnection {
   // Takes the next step of an ending session once the output is drained.
   void AdvanceEnding();
   // Pauses reading above the high-water mark, resumes below the low one.
-  void UpdateHighWater();
+  // (Inline: it runs after every write, and almost always changes nothing.)
+  void UpdateHighWater() {
+    const size_t pending = output_.readable_bytes();
+    if (over_high_water_ ? pending <= options_.low_water_bytes
+                         : pending > options_.high_water_bytes) {
+      CrossWaterMark();
+    }
+  }
+  void CrossWaterMark();
   void ArmIdleTimer(absl::Duration after);
   void CheckIdle();
   void CancelTimers();
