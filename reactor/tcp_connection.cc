@@ -145,6 +145,17 @@ void TcpConnection::HandleWrite() { WriteOutput(); }
 void TcpConnection::Send(absl::string_view data) {
   loop()->AssertInLoopThread();
   if (closed_ || write_shut_) return;
+  if (output_.empty() && !watcher_.writing()) {
+    // Nothing is queued before these bytes: write them from where they are
+    // and queue only what the socket does not take, saving a copy.
+    const ssize_t written = WriteSome(data, options_.max_write_per_event);
+    if (written < 0) return;  // closed
+    if (static_cast<size_t>(written) == data.size()) {
+      if (ending_) AdvanceEnding();
+      return;
+    }
+    data.remove_prefix(static_cast<size_t>(written));
+  }
   output_.Append(data);
   Flush();
 }
@@ -152,6 +163,12 @@ void TcpConnection::Send(absl::string_view data) {
 void TcpConnection::Flush() {
   loop()->AssertInLoopThread();
   if (closed_) return;
+  if (output_.empty() && !watcher_.writing()) {
+    // Nothing to write (the usual case after Send): only an ending session
+    // may have a step to take.
+    if (ending_) AdvanceEnding();
+    return;
+  }
   if (watcher_.writing()) {
     UpdateHighWater();  // the write callback will do the rest
   } else {
@@ -159,18 +176,15 @@ void TcpConnection::Flush() {
   }
 }
 
-bool TcpConnection::WriteOutput() {
-  if (closed_) return false;
-  size_t budget = options_.max_write_per_event;
+ssize_t TcpConnection::WriteSome(absl::string_view data, size_t budget) {
   size_t written = 0;
   // Activity is stamped no later than the write began: the peer may see the
   // bytes (and time may move on) before send() returns to us.
   const absl::Time began = loop()->turn_time();
-  while (!output_.empty() && budget > 0) {
-    const size_t want = std::min(output_.readable_bytes(), budget);
-    const ssize_t n = ::send(watcher_.fd(), output_.peek(), want, kSendFlags);
+  while (written < data.size() && budget > 0) {
+    const size_t want = std::min(data.size() - written, budget);
+    const ssize_t n = ::send(watcher_.fd(), data.data() + written, want, kSendFlags);
     if (n > 0) {
-      output_.Consume(n);
       written += n;
       budget -= n;
       continue;
@@ -182,7 +196,7 @@ bool TcpConnection::WriteOutput() {
     } else {
       Close(absl::StrCat("write failed: ", std::strerror(errno)));
     }
-    return false;
+    return -1;
   }
   if (written > 0) {
     bytes_sent_ += written;
@@ -190,6 +204,14 @@ bool TcpConnection::WriteOutput() {
     VLOG(1) << "connection " << id_ << ": sent " << written << " bytes to "
             << peer_.ToString();
   }
+  return static_cast<ssize_t>(written);
+}
+
+bool TcpConnection::WriteOutput() {
+  if (closed_) return false;
+  const ssize_t written = WriteSome(output_.view(), options_.max_write_per_event);
+  if (written < 0) return false;
+  output_.Consume(static_cast<size_t>(written));
   if (output_.empty()) {
     watcher_.DisableWriting();
     output_.ShrinkIfEmpty(kKeepOutputBytes);

@@ -84,7 +84,8 @@ class TcpConnection {
   // Starts reading and the idle timer.
   void Start();
 
-  // Queues `data` and tries to write it at once.
+  // Writes `data` at once as far as the socket takes it (straight from
+  // `data` when nothing is queued before it) and queues the rest.
   void Send(absl::string_view data);
   // The output buffer, for encoding replies in place; then call Flush().
   Buffer* output() { return &output_; }
@@ -126,6 +127,10 @@ class TcpConnection {
   void HandleWrite();
   // Writes from the output buffer; false when the connection closed.
   bool WriteOutput();
+  // Sends from `data` until it is all sent, `budget` bytes are, or the
+  // socket is full. Returns the bytes sent, or -1 when an error closed the
+  // connection.
+  ssize_t WriteSome(absl::string_view data, size_t budget);
   // Reading is on iff nothing pauses it and the session still reads.
   void UpdateReading();
   // Takes the next step of an ending session once the output is drained.

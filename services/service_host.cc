@@ -72,6 +72,11 @@ class HostedSession final : public ConnectionHandler,
   void RunCall(Call call, absl::string_view message, Replies& out);
   // Writes a worker's replies. Loop thread.
   void DeliverDeferred(DeferredReplies replies, size_t message_bytes);
+  // Takes a reply that is the next stretch of the input being decoded into
+  // echo_ (false: it is not). Loop thread.
+  bool AddToEcho(absl::string_view message);
+  // Sends echo_ and empties it. Loop thread.
+  void SendEcho();
   // Flushes and, once nothing is owed, ends the connection if asked to.
   void AfterCalls();
   void UpdateBackpressure();
@@ -83,6 +88,10 @@ class HostedSession final : public ConnectionHandler,
   const std::unique_ptr<Codec> codec_;
   const std::unique_ptr<Session> session_;
   const std::shared_ptr<SerialExecutor> executor_;  // null: calls run inline
+  // Raw framing with calls inline: replies may be sent from the input.
+  const bool raw_inline_;
+  absl::string_view decoding_;  // inside OnData: the input being decoded
+  absl::string_view echo_;      // replies not yet sent that are input bytes
 
   bool end_requested_ = false;  // the session (or the framing) ended it
   size_t queued_messages_ = 0;  // calls waiting on the pool
@@ -100,7 +109,8 @@ HostedSession::HostedSession(TcpConnection& connection, Service& service,
       codec_(MakeCodec(options.framing, options.limits)),
       session_(service.NewSession(
           SessionInfo{connection.id(), connection.peer(), options.framing})),
-      executor_(pool == nullptr ? nullptr : SerialExecutor::Create(pool)) {}
+      executor_(pool == nullptr ? nullptr : SerialExecutor::Create(pool)),
+      raw_inline_(options.framing == Framing::kRaw && executor_ == nullptr) {}
 
 void HostedSession::Start() {
   Dispatch(Call::kStart, {});
@@ -109,7 +119,29 @@ void HostedSession::Start() {
 
 void HostedSession::DirectReplies::Reply(absl::string_view message) {
   if (host_.connection_ == nullptr) return;
+  if (host_.AddToEcho(message)) return;
+  host_.SendEcho();  // what came before goes first
   host_.codec_->Encode(message, host_.connection_->output());
+}
+
+bool HostedSession::AddToEcho(absl::string_view message) {
+  if (decoding_.empty() || message.empty()) return false;
+  const char* const begin = decoding_.data();
+  const char* const end = begin + decoding_.size();
+  if (message.data() < begin || message.data() + message.size() > end) return false;
+  if (echo_.empty()) {
+    echo_ = message;
+    return true;
+  }
+  if (message.data() != echo_.data() + echo_.size()) return false;
+  echo_ = absl::string_view(echo_.data(), echo_.size() + message.size());
+  return true;
+}
+
+void HostedSession::SendEcho() {
+  if (echo_.empty()) return;
+  if (connection_ != nullptr) connection_->Send(echo_);
+  echo_ = {};
 }
 
 void HostedSession::DirectReplies::EndSession() {
@@ -210,10 +242,16 @@ void HostedSession::AfterCalls() {
 
 void HostedSession::OnData(TcpConnection& connection, Buffer& input) {
   Frame frame;
+  // Raw framing adds nothing to a reply, so replies made of the input's own
+  // bytes (echo's) are sent from the input. Consuming only moves the
+  // input's read position, and nothing writes to the input before
+  // SendEcho, so the views stay valid until then.
+  if (raw_inline_) decoding_ = input.view();
   while (!end_requested_ && !ending_.load(std::memory_order_relaxed)) {
     const DecodeStatus status = codec_->Decode(input.view(), false, &frame);
     if (status == DecodeStatus::kNeedMore) break;
     if (status == DecodeStatus::kTooLong) {
+      SendEcho();
       LOG(INFO) << service_name_ << ": connection " << connection.id() << " from "
                 << connection.peer().ToString() << " sent a "
                 << FramingName(options_.framing)
@@ -225,8 +263,11 @@ void HostedSession::OnData(TcpConnection& connection, Buffer& input) {
     }
     Dispatch(Call::kMessage, frame.message);
     input.Consume(frame.consumed);
-    if (connection_ == nullptr) return;
+    if (connection_ == nullptr) break;
   }
+  SendEcho();
+  decoding_ = {};
+  if (connection_ == nullptr) return;
   if (end_requested_) input.Clear();
   AfterCalls();
 }

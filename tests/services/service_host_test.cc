@@ -310,5 +310,42 @@ TEST(ServiceHostTest, RawEchoInSmallChunksKeepsEveryByte) {
   EXPECT_EQ(got, data);
 }
 
+// Raw echo sends a burst's replies from the input itself; the exit line
+// still ends them exactly, even mid-burst.
+TEST(ServiceHostTest, RawEchoOfABurstStopsJustAfterTheExitLine) {
+  EchoService service;
+  ServiceHostOptions options;
+  options.framing = Framing::kRaw;
+  HostedServer server(&service, options);
+  Socket client = server.Connect();
+  const std::string echoed = std::string(3000, 'x') + "\nexit\n";
+  ASSERT_TRUE(client.SendAll(echoed + std::string(5000, 'y')).ok());
+  std::string got(echoed.size(), '\0');
+  ASSERT_TRUE(client.ReceiveExactly(got.data(), got.size()).ok());
+  EXPECT_EQ(got, echoed);
+  EXPECT_TRUE(AtEndOfStream(client));
+}
+
+// A client that sends megabytes before reading any reply: the replies the
+// socket cannot take at once are queued behind those it took, in order.
+TEST(ServiceHostTest, RawEchoOfMegabytesSentBeforeReadingKeepsEveryByteInOrder) {
+  EchoService service;
+  ServiceHostOptions options;
+  options.framing = Framing::kRaw;
+  HostedServer server(&service, options);
+  Socket client = server.Connect();
+  std::string data(8 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) {
+    data[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);  // no newlines
+  }
+  std::thread sender([&] { EXPECT_TRUE(client.SendAll(data).ok()); });
+  absl::SleepFor(absl::Milliseconds(200));  // let the server's output back up
+  std::string got(data.size(), '\0');
+  const absl::Status received = client.ReceiveExactly(got.data(), got.size());
+  sender.join();
+  ASSERT_TRUE(received.ok()) << received;
+  EXPECT_TRUE(got == data) << "replies out of order or changed";
+}
+
 }  // namespace
 }  // namespace switchboard
