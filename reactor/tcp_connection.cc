@@ -154,7 +154,14 @@ void TcpConnection::Send(absl::string_view data) {
       if (ending_) AdvanceEnding();
       return;
     }
+    // The socket is full or this event's share is written: the rest waits
+    // for writability (a write pass now would only hear EAGAIN, or exceed
+    // the share).
     data.remove_prefix(static_cast<size_t>(written));
+    output_.Append(data);
+    watcher_.EnableWriting();
+    UpdateHighWater();
+    return;
   }
   output_.Append(data);
   Flush();
@@ -331,9 +338,11 @@ void TcpConnection::Close(absl::string_view why) {
   CancelTimers();
   watcher_.DisableAll();
   socket_.Close();
-  // Keep the handler alive through its own OnClose, then let it go.
-  std::shared_ptr<ConnectionHandler> handler = std::move(handler_);
-  if (handler != nullptr) handler->OnClose(*this);
+  // No more calls go to the handler, but it lives as long as the connection
+  // (whose destruction is always deferred): the handler may be in the middle
+  // of one of its own calls, a write in OnData that failed, say.
+  closed_handler_ = std::move(handler_);
+  if (closed_handler_ != nullptr) closed_handler_->OnClose(*this);
   if (close_callback_) close_callback_(*this);
 }
 

@@ -173,6 +173,7 @@ class TcpConnection {
   const InetAddress peer_;
   InetAddress local_;
   CloseCallback close_callback_;
+  std::shared_ptr<ConnectionHandler> closed_handler_;  // handler_ after Close
   absl::Time started_;
   TimerId idle_timer_ = 0;
   TimerId linger_timer_ = 0;

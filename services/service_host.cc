@@ -121,6 +121,7 @@ void HostedSession::DirectReplies::Reply(absl::string_view message) {
   if (host_.connection_ == nullptr) return;
   if (host_.AddToEcho(message)) return;
   host_.SendEcho();  // what came before goes first
+  if (host_.connection_ == nullptr) return;  // sending it closed the connection
   host_.codec_->Encode(message, host_.connection_->output());
 }
 

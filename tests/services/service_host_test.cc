@@ -110,6 +110,18 @@ class HostedServer {
     CHECK(socket->SetReceiveTimeout(absl::Seconds(10)).ok());
     return *std::move(socket);
   }
+  // Holds the I/O loop inside a task; notifying what it returns lets it go.
+  // (Shared: the task may still be waking up when the caller moves on.)
+  std::shared_ptr<absl::Notification> HoldIo() {
+    auto held = std::make_shared<absl::Notification>();
+    auto release = std::make_shared<absl::Notification>();
+    io_.loop(0)->QueueInLoop([held, release] {
+      held->Notify();
+      release->WaitForNotification();
+    });
+    held->WaitForNotification();
+    return release;
+  }
   std::thread::id io_thread() {
     std::thread::id id;
     absl::Notification done;
@@ -345,6 +357,32 @@ TEST(ServiceHostTest, RawEchoOfMegabytesSentBeforeReadingKeepsEveryByteInOrder) 
   sender.join();
   ASSERT_TRUE(received.ok()) << received;
   EXPECT_TRUE(got == data) << "replies out of order or changed";
+}
+
+// The client sends and resets before the server gets to it: the echo's
+// write fails inside OnData and closes the connection, which must not
+// destroy the session while its OnData runs (ASan saw it freed).
+TEST(ServiceHostTest, ResetWhileEchoingInsideOnDataLeavesTheServerServing) {
+  EchoService service;
+  ServiceHostOptions options;
+  options.framing = Framing::kRaw;
+  HostedServer server(&service, options);
+  for (int round = 0; round < 5; ++round) {
+    Socket client = server.Connect();
+    const std::shared_ptr<absl::Notification> release = server.HoldIo();
+    ASSERT_TRUE(client.SendAll(std::string(3000, 'r')).ok());
+    const linger reset_on_close{1, 0};
+    ASSERT_EQ(setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close,
+                         sizeof reset_on_close), 0);
+    client.Close();
+    absl::SleepFor(absl::Milliseconds(20));  // the reset reaches the server
+    release->Notify();
+  }
+  Socket client = server.Connect();
+  ASSERT_TRUE(client.SendAll("still here").ok());
+  std::string got(10, '\0');
+  ASSERT_TRUE(client.ReceiveExactly(got.data(), got.size()).ok());
+  EXPECT_EQ(got, "still here");
 }
 
 }  // namespace
