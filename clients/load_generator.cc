@@ -276,12 +276,12 @@ void LoadGenerator::Stop() {
 void LoadGenerator::ThreadFinished() {
   absl::MutexLock lock(&mutex_);
   --running_threads_;
-  last_finished_ = RealClock()->Now();
+  last_finished_ = SteadyClock()->Now();
 }
 
 absl::StatusOr<LoadResults> LoadGenerator::Run(const ProgressCallback& progress) {
   if (absl::Status s = ValidateLoadConfig(config_); !s.ok()) return s;
-  Clock* const clock = RealClock();
+  Clock* const clock = SteadyClock();
   const int thread_count = std::min(config_.threads, config_.connections);
   const std::string run_id = config_.run_id.empty() ? NewLoadRunId() : config_.run_id;
   ChatTally chat;

@@ -14,14 +14,14 @@ absl::Time MonotonicClock::Now() const {
   return absl::UnixEpoch() + absl::DurationFromTimespec(ts);
 }
 
-Clock* RealClock() {
+Clock* SteadyClock() {
   static MonotonicClock* const clock = new MonotonicClock();
   return clock;
 }
 
 absl::Time CalendarClock::Now() const { return absl::Now(); }
 
-Clock* WallClock() {
+Clock* SystemClock() {
   static CalendarClock* const clock = new CalendarClock();
   return clock;
 }

@@ -27,7 +27,7 @@ class MonotonicClock final : public Clock {
 };
 
 // The process-wide monotonic clock.
-Clock* RealClock();
+Clock* SteadyClock();
 
 // Calendar time (CLOCK_REALTIME): for timestamps that outlive the process,
 // such as session expiry. May jump when the system's time is set.
@@ -37,7 +37,7 @@ class CalendarClock final : public Clock {
 };
 
 // The process-wide calendar clock.
-Clock* WallClock();
+Clock* SystemClock();
 
 }  // namespace switchboard
 

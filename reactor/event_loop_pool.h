@@ -21,7 +21,7 @@ namespace switchboard {
 // that distributes connections (the acceptor's loop). loop(i): any thread.
 class EventLoopPool {
  public:
-  EventLoopPool(int threads, PollerKind kind, Clock* clock = RealClock());
+  EventLoopPool(int threads, PollerKind kind, Clock* clock = SteadyClock());
   ~EventLoopPool();  // stops the threads if still running
 
   // Starts the threads and returns once each has its loop (or the first

@@ -411,14 +411,14 @@ void Server::Shutdown() {
 void Server::ShutdownBlocking() {
   // Real time, not the main loop's clock: the connection threads wait in
   // real time, and a test's fake clock would never end the grace period.
-  const absl::Time deadline = RealClock()->Now() + config_.shutdown_grace;
+  const absl::Time deadline = SteadyClock()->Now() + config_.shutdown_grace;
   LOG(INFO) << "shutdown begun: no new connections; replies under way get "
             << absl::FormatDuration(config_.shutdown_grace) << " to go out";
   // The accept threads close their listeners; each connection's thread
   // answers the request under way, then ends its session (lingering close)
   // instead of reading another.
   for (Hosted& hosted : hosted_) hosted.blocking->BeginShutdown();
-  while (limit_.open() > 0 && RealClock()->Now() < deadline) {
+  while (limit_.open() > 0 && SteadyClock()->Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   const int left = limit_.open();
@@ -430,7 +430,7 @@ void Server::ShutdownBlocking() {
   for (Hosted& hosted : hosted_) hosted.blocking->CloseAll();
   for (Hosted& hosted : hosted_) hosted.blocking->Join();
   if (workers_ != nullptr) {
-    workers_->Stop(std::max(absl::ZeroDuration(), deadline - RealClock()->Now()));
+    workers_->Stop(std::max(absl::ZeroDuration(), deadline - SteadyClock()->Now()));
   }
   hosted_.clear();
 }

@@ -94,7 +94,7 @@ class Server {
   // pass a fake one.
   static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerConfig& config,
                                                         EventLoop* main_loop,
-                                                        const Clock* calendar = WallClock());
+                                                        const Clock* calendar = SystemClock());
   ~Server();
 
   // In the order of config.services.

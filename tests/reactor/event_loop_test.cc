@@ -33,7 +33,7 @@ class EventLoopTest : public ::testing::TestWithParam<PollerKind> {
     if (!PollerAvailable(GetParam())) {
       GTEST_SKIP() << PollerKindName(GetParam()) << " is not available here";
     }
-    loop_ = MakeLoop(RealClock());
+    loop_ = MakeLoop(SteadyClock());
   }
   void TearDown() override {
     if (loop_ != nullptr) {
@@ -209,7 +209,7 @@ TEST_P(EventLoopTest, QuitFromAnotherThreadWhileTheOwnerDestroysTheLoop) {
   for (int round = 0; round < 20; ++round) {
     std::atomic<EventLoop*> published{nullptr};
     std::thread owner([&] {
-      std::unique_ptr<EventLoop> loop = MakeLoop(RealClock());
+      std::unique_ptr<EventLoop> loop = MakeLoop(SteadyClock());
       absl::StatusOr<testing::SocketPair> pair = testing::MakeSocketPair();
       ASSERT_TRUE(loop != nullptr && pair.ok());
       {

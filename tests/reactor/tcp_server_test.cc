@@ -81,7 +81,7 @@ class LineEchoHandler final : public ConnectionHandler {
 class EchoServer {
  public:
   EchoServer(int io_threads, int max_connections, TcpConnectionOptions options,
-             PollerKind kind = DefaultPollerKind(), Clock* clock = RealClock(),
+             PollerKind kind = DefaultPollerKind(), Clock* clock = SteadyClock(),
              bool whole_lines = false)
       : accept_(kind, clock), io_(io_threads, kind, clock), limit_(max_connections) {
     CHECK(io_.Start().ok());
@@ -199,7 +199,7 @@ INSTANTIATE_TEST_SUITE_P(Pollers, TcpServerPerPollerTest,
 // no partial message; the start of a message must stay with its own
 // connection, however their reads interleave.
 TEST(TcpServerTest, PartialMessagesOfConnectionsOnOneLoopStayApart) {
-  EchoServer server(1, 10, TcpConnectionOptions{}, DefaultPollerKind(), RealClock(),
+  EchoServer server(1, 10, TcpConnectionOptions{}, DefaultPollerKind(), SteadyClock(),
                     /*whole_lines=*/true);
   Socket a = Connect(server.address());
   Socket b = Connect(server.address());

@@ -19,7 +19,7 @@ namespace switchboard::testing {
 
 class LoopThread {
  public:
-  explicit LoopThread(PollerKind kind = DefaultPollerKind(), Clock* clock = RealClock());
+  explicit LoopThread(PollerKind kind = DefaultPollerKind(), Clock* clock = SteadyClock());
   ~LoopThread();  // quits the loop and joins
 
   EventLoop* loop() const { return loop_; }

@@ -56,7 +56,7 @@ class TextClient {
 // destroyed on that thread.
 class InProcessServer {
  public:
-  InProcessServer(const ServerConfig& config, Clock* clock = RealClock());
+  InProcessServer(const ServerConfig& config, Clock* clock = SteadyClock());
   ~InProcessServer();
 
   bool ok() const { return server_ != nullptr; }
