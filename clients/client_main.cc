@@ -144,10 +144,11 @@ class InteractiveSession {
 
   // False once the server has closed.
   bool ReadFromServer() {
-    const ssize_t n = from_server_.ReadFromFd(socket_.fd());
+    int error = 0;
+    const ssize_t n = from_server_.ReadFromFd(socket_.fd(), &error);
     if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) return true;
-      LOG(INFO) << "disconnected: " << std::strerror(errno) << " (sent " << bytes_sent_
+      if (error == EINTR || error == EAGAIN) return true;
+      LOG(INFO) << "disconnected: " << std::strerror(error) << " (sent " << bytes_sent_
                 << " bytes, received " << bytes_received_ << ")";
       exit_status_ = 1;
       return false;
@@ -212,12 +213,11 @@ class InteractiveSession {
 
   void WriteToServer() {
     while (!to_server_.empty()) {
-      const ssize_t n = send(socket_.fd(), to_server_.peek(), to_server_.readable_bytes(),
-                             MSG_NOSIGNAL);
+      int error = 0;
+      const ssize_t n = socket_.SendSome(to_server_.view(), &error);
       if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        LOG(ERROR) << "send failed: " << std::strerror(errno);
+        if (error == EAGAIN || error == EWOULDBLOCK) return;
+        LOG(ERROR) << "send failed: " << std::strerror(error);
         to_server_.Clear();
         half_close_pending_ = false;
         StopReadingStdin();
@@ -234,9 +234,10 @@ class InteractiveSession {
   }
 
   void ReadFromStdin() {
-    const ssize_t n = stdin_.ReadFromFd(STDIN_FILENO);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
-    if (n < 0) LOG(ERROR) << "reading standard input: " << std::strerror(errno);
+    int error = 0;
+    const ssize_t n = stdin_.ReadFromFd(STDIN_FILENO, &error);
+    if (n < 0 && (error == EINTR || error == EAGAIN)) return;
+    if (n < 0) LOG(ERROR) << "reading standard input: " << std::strerror(error);
     const bool end = n <= 0;
     TakeLines(end);
     if (end && reading_stdin_) {

@@ -454,15 +454,13 @@ void StreamConnection::SendUpTo(uint64_t limit, absl::Time now) {
 // writability while some is left. False when the connection failed.
 bool StreamConnection::Flush() {
   while (!output_.empty()) {
-    const ssize_t n =
-        ::send(socket_.fd(), output_.peek(), output_.readable_bytes(), MSG_NOSIGNAL);
+    int error = 0;
+    const ssize_t n = socket_.SendSome(output_.view(), &error);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (error == EAGAIN || error == EWOULDBLOCK) {
         watcher_->EnableWriting();
         return true;
       }
-      const int error = errno;
       if (state_ == State::kDraining) {
         Close();
       } else {
@@ -499,10 +497,10 @@ void StreamConnection::HandleWrite() {
 }
 
 void StreamConnection::HandleRead() {
-  const ssize_t n = input_.ReadFromFd(socket_.fd());
+  int error = 0;
+  const ssize_t n = input_.ReadFromFd(socket_.fd(), &error);
   if (n < 0) {
-    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return;
-    const int error = errno;
+    if (error == EINTR || error == EAGAIN || error == EWOULDBLOCK) return;
     if (state_ == State::kDraining) {
       Close();
       return;

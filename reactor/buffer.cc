@@ -90,8 +90,6 @@ void Buffer::Shrink(size_t keep_bytes) {
 
 namespace {
 
-constexpr size_t kStackAreaBytes = 65536;
-
 // recvmsg goes straight to the socket layer; readv takes the file layer's
 // path first (position lock and all), measurably dearer per message. Not a
 // socket (a pipe in tests): readv.
@@ -106,19 +104,25 @@ ssize_t ReadVectors(int fd, iovec* vectors, int count) {
 
 }  // namespace
 
-ssize_t Buffer::ReadFromFd(int fd) {
+ssize_t Buffer::ReadFromFd(int fd, int* saved_errno) {
   const size_t writable = storage_.size() - write_index_;
-  if (writable < kStackAreaBytes) return ReadWithStackArea(fd);
-  iovec vector{storage_.data() + write_index_, writable};
-  const ssize_t n = ReadVectors(fd, &vector, 1);
-  if (n > 0) write_index_ += n;
+  ssize_t n;
+  if (writable < kReadAreaBytes) {
+    n = ReadWithStackArea(fd);
+  } else {
+    iovec vector{storage_.data() + write_index_, writable};
+    n = ReadVectors(fd, &vector, 1);
+    if (n > 0) write_index_ += n;
+  }
+  // Taken at once: logging or freeing memory on the way back may change it.
+  if (n < 0) *saved_errno = errno;
   return n;
 }
 
 // Out of line, so that the 64 KiB frame (probed page by page for stack-clash
 // protection) is set up only when it is used.
 ABSL_ATTRIBUTE_NOINLINE ssize_t Buffer::ReadWithStackArea(int fd) {
-  char extra[kStackAreaBytes];
+  char extra[kReadAreaBytes];
   const size_t writable = storage_.size() - write_index_;
   iovec vectors[2] = {{storage_.data() + write_index_, writable}, {extra, sizeof(extra)}};
   const ssize_t n = ReadVectors(fd, vectors, 2);

@@ -25,6 +25,9 @@ class Buffer {
  public:
   // Room kept in front for a header, so a frame can be prefixed in place.
   static constexpr size_t kPrepend = 8;
+  // The most one ReadFromFd brings beyond the free space: the size of its
+  // stack area, and of the buffer a loop thread lends its connections.
+  static constexpr size_t kReadAreaBytes = 64 << 10;
 
   explicit Buffer(size_t initial_capacity = 0);
 
@@ -62,15 +65,16 @@ class Buffer {
   }
 
   // Reads what `fd` has in one system call: into the free space, plus a
-  // 64 KiB stack area when the free space is smaller, so an idle connection
-  // holds a small buffer while one call can still bring a large burst. Returns the bytes read, 0 at end of
-  // stream, or -1 with errno set.
-  ssize_t ReadFromFd(int fd);
+  // kReadAreaBytes stack area when the free space is smaller, so an idle
+  // connection holds a small buffer while one call can still bring a large
+  // burst. Returns the bytes read, 0 at end of stream, or -1 with the
+  // call's errno in `*saved_errno` (left alone otherwise).
+  ssize_t ReadFromFd(int fd, int* saved_errno);
 
  private:
   void EnsureWritable(size_t n);
   void Shrink(size_t keep_bytes);
-  // ReadFromFd when the free space is under 64 KiB.
+  // ReadFromFd when the free space is under kReadAreaBytes.
   ssize_t ReadWithStackArea(int fd);
 
   std::vector<char> storage_;

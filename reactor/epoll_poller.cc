@@ -2,6 +2,8 @@
 
 #include "reactor/epoll_poller.h"
 
+#include "reactor/errno_status.h"
+
 #if defined(SWITCHBOARD_HAVE_EPOLL)
 
 #include <errno.h>
@@ -14,7 +16,7 @@ namespace switchboard {
 absl::StatusOr<std::unique_ptr<Poller>> EpollPoller::Create() {
   int fd = epoll_create1(EPOLL_CLOEXEC);
   if (fd < 0) {
-    return absl::ErrnoToStatus(errno, "epoll_create1");
+    return ErrnoStatus(errno, "epoll_create1");
   }
   return std::unique_ptr<Poller>(new EpollPoller(fd));
 }
@@ -30,7 +32,7 @@ absl::Status EpollPoller::Control(int op, int fd, uint32_t interest,
   if (interest & kWritable) event.events |= EPOLLOUT;
   event.data.ptr = token;
   if (epoll_ctl(epoll_fd_, op, fd, &event) < 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("epoll_ctl fd ", fd));
+    return ErrnoStatus(errno, absl::StrCat("epoll_ctl fd ", fd));
   }
   return absl::OkStatus();
 }
@@ -69,7 +71,7 @@ absl::Status EpollPoller::Wait(absl::Duration timeout,
   }
   if (n < 0) {
     if (errno == EINTR) return absl::OkStatus();
-    return absl::ErrnoToStatus(errno, "epoll_wait");
+    return ErrnoStatus(errno, "epoll_wait");
   }
   for (int i = 0; i < n; ++i) {
     const uint32_t got = events_[i].events;

@@ -10,10 +10,14 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(PollerKind kind,
                                                              Clock* clock) {
   absl::StatusOr<std::unique_ptr<Poller>> poller = MakePoller(kind);
   if (!poller.ok()) return poller.status();
+  return CreateWithPoller(*std::move(poller), clock);
+}
+
+absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::CreateWithPoller(
+    std::unique_ptr<Poller> poller, Clock* clock) {
   absl::StatusOr<Wakeup> wakeup = Wakeup::Create();
   if (!wakeup.ok()) return wakeup.status();
-  return std::unique_ptr<EventLoop>(
-      new EventLoop(*std::move(poller), *std::move(wakeup), clock));
+  return std::unique_ptr<EventLoop>(new EventLoop(std::move(poller), *std::move(wakeup), clock));
 }
 
 EventLoop::EventLoop(std::unique_ptr<Poller> poller, Wakeup wakeup, Clock* clock)
@@ -70,12 +74,13 @@ absl::Duration EventLoop::PollTimeout(absl::Duration max_wait) {
 
 void EventLoop::RunOnce(absl::Duration max_wait) {
   AssertInLoopThread();
-  absl::Status status = poller_->Wait(PollTimeout(max_wait), &ready_);
+  // Only a programming error fails a wait (EBADF, EINVAL, EFAULT: the
+  // poller's own descriptor or arguments are broken), and nothing the loop
+  // could do would mend it: stop with the reason, as Redis's ae does.
+  const absl::Status status = poller_->Wait(PollTimeout(max_wait), &ready_);
   if (!status.ok()) {
-    // Only a broken poller fails here (EBADF, EINVAL); sleeping a little
-    // keeps a persistent failure from turning into a busy loop.
-    LOG(ERROR) << "poller wait failed: " << status;
-    absl::SleepFor(absl::Milliseconds(10));
+    LOG(FATAL) << "the " << poller_->name() << " poller's wait failed, which only a bug "
+               << "can cause: " << status;
   }
   turn_time_ = Now();
   for (ready_next_ = 0; ready_next_ < ready_.size(); ++ready_next_) {
@@ -169,7 +174,14 @@ void EventLoop::UpdateWatcher(IoWatcher* watcher) {
   } else {
     status = poller_->Modify(watcher->fd(), interest, watcher);
   }
-  CHECK(status.ok()) << "cannot watch fd " << watcher->fd() << ": " << status;
+  if (ABSL_PREDICT_TRUE(status.ok())) return;
+  // A runtime limit (ENOMEM; ENOSPC past epoll's max_user_watches) costs
+  // this one descriptor, never the server.
+  LOG(ERROR) << "cannot watch fd " << watcher->fd() << " with the " << poller_->name()
+             << " poller: " << status;
+  watcher->interest_ = 0;
+  RemoveWatcher(watcher);
+  if (watcher->error_callback_) watcher->error_callback_(status);
 }
 
 void EventLoop::RemoveWatcher(IoWatcher* watcher) {

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "absl/status/status.h"
+
 #include "reactor/poller.h"
 
 namespace switchboard {
@@ -22,6 +24,7 @@ class EventLoop;
 class IoWatcher {
  public:
   using Callback = std::function<void()>;
+  using ErrorCallback = std::function<void(const absl::Status&)>;
 
   IoWatcher(EventLoop* loop, int fd);
   ~IoWatcher();
@@ -30,6 +33,12 @@ class IoWatcher {
 
   void set_read_callback(Callback callback) { read_callback_ = std::move(callback); }
   void set_write_callback(Callback callback) { write_callback_ = std::move(callback); }
+  // Called when the poller refuses the descriptor (a runtime limit: ENOMEM,
+  // ENOSPC from epoll's max_user_watches). The watcher is then unregistered
+  // with no interest; the owner should close its descriptor. Called inside
+  // the Enable/Disable call that failed. Without one, the failure is logged
+  // and the descriptor is simply no longer watched.
+  void set_error_callback(ErrorCallback callback) { error_callback_ = std::move(callback); }
 
   // Each call updates the poller only when the interest really changes.
   void EnableReading() { SetInterest(interest_ | kReadable); }
@@ -58,6 +67,7 @@ class IoWatcher {
   bool handling_ = false;    // inside HandleEvents
   Callback read_callback_;
   Callback write_callback_;
+  ErrorCallback error_callback_;
 
   friend class EventLoop;
 };

@@ -2,6 +2,8 @@
 
 #include "reactor/kqueue_poller.h"
 
+#include "reactor/errno_status.h"
+
 #if defined(SWITCHBOARD_HAVE_KQUEUE)
 
 #include <errno.h>
@@ -14,7 +16,7 @@ namespace switchboard {
 
 absl::StatusOr<std::unique_ptr<Poller>> KqueuePoller::Create() {
   int fd = kqueue();
-  if (fd < 0) return absl::ErrnoToStatus(errno, "kqueue");
+  if (fd < 0) return ErrnoStatus(errno, "kqueue");
   return std::unique_ptr<Poller>(new KqueuePoller(fd));
 }
 
@@ -38,7 +40,7 @@ absl::Status KqueuePoller::Apply(int fd, uint32_t old_interest,
   change(kReadable, EVFILT_READ);
   change(kWritable, EVFILT_WRITE);
   if (n > 0 && kevent(kqueue_fd_, changes, n, nullptr, 0, nullptr) < 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("kevent fd ", fd));
+    return ErrnoStatus(errno, absl::StrCat("kevent fd ", fd));
   }
   return absl::OkStatus();
 }
@@ -79,7 +81,7 @@ absl::Status KqueuePoller::Wait(absl::Duration timeout,
                  static_cast<int>(events_.size()), tsp);
   if (n < 0) {
     if (errno == EINTR) return absl::OkStatus();
-    return absl::ErrnoToStatus(errno, "kevent");
+    return ErrnoStatus(errno, "kevent");
   }
   // Merge the read and write events of one fd into one ReadyEvent.
   absl::flat_hash_map<void*, size_t> seen;

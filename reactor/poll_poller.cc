@@ -2,6 +2,8 @@
 
 #include "reactor/poll_poller.h"
 
+#include "reactor/errno_status.h"
+
 #include <errno.h>
 
 #include "absl/strings/str_cat.h"
@@ -62,7 +64,7 @@ absl::Status PollPoller::Wait(absl::Duration timeout,
 #endif
   if (n < 0) {
     if (errno == EINTR) return absl::OkStatus();
-    return absl::ErrnoToStatus(errno, "poll");
+    return ErrnoStatus(errno, "poll");
   }
   for (size_t i = 0; i < fds_.size() && n > 0; ++i) {
     const short got = fds_[i].revents;

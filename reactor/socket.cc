@@ -10,25 +10,38 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "reactor/errno_status.h"
 
 namespace switchboard {
 namespace {
 
+// The one place that keeps a send to a closed peer from raising SIGPIPE.
 #if defined(MSG_NOSIGNAL)
 constexpr int kSendFlags = MSG_NOSIGNAL;
 #else
-constexpr int kSendFlags = 0;  // SO_NOSIGPIPE is set at creation instead
+constexpr int kSendFlags = 0;  // SO_NOSIGPIPE is set on every socket instead
 #endif
 
 absl::Status SetIntOption(int fd, int level, int name, int value,
                           const char* what) {
   if (setsockopt(fd, level, name, &value, sizeof(value)) < 0) {
-    return absl::ErrnoToStatus(errno, what);
+    return ErrnoStatus(errno, what);
   }
   return absl::OkStatus();
 }
 
+// Where MSG_NOSIGNAL does not exist (BSD, macOS), the socket itself must
+// say so, and accepted sockets do not reliably inherit it.
+void PreventSigPipe(int fd) {
+#if !defined(MSG_NOSIGNAL) && defined(SO_NOSIGPIPE)
+  SetIntOption(fd, SOL_SOCKET, SO_NOSIGPIPE, 1, "SO_NOSIGPIPE").IgnoreError();
+#else
+  (void)fd;
+#endif
+}
+
 }  // namespace
+
 
 Socket& Socket::operator=(Socket&& other) noexcept {
   if (this != &other) {
@@ -60,11 +73,9 @@ absl::StatusOr<Socket> Socket::Create(int family, int type) {
   const int fd = ::socket(family, type, 0);
   if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
 #endif
-  if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
+  if (fd < 0) return ErrnoStatus(errno, "socket");
   Socket socket(fd);
-#if defined(SO_NOSIGPIPE)
-  SetIntOption(fd, SOL_SOCKET, SO_NOSIGPIPE, 1, "SO_NOSIGPIPE").IgnoreError();
-#endif
+  PreventSigPipe(fd);
   return socket;
 }
 
@@ -82,7 +93,7 @@ absl::StatusOr<Socket> Socket::Listen(const InetAddress& address, int backlog) {
   }
   if (absl::Status s = socket->Bind(address); !s.ok()) return s;
   if (::listen(socket->fd(), backlog) < 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("listen on ", address.ToString()));
+    return ErrnoStatus(errno, absl::StrCat("listen on ", address.ToString()));
   }
   return socket;
 }
@@ -109,14 +120,14 @@ absl::StatusOr<Socket> Socket::Connect(const InetAddress& peer,
     }
   }
   if (error != 0) {
-    return absl::ErrnoToStatus(error, absl::StrCat("connect to ", peer.ToString()));
+    return ErrnoStatus(error, absl::StrCat("connect to ", peer.ToString()));
   }
   return socket;
 }
 
 absl::Status Socket::Bind(const InetAddress& address) {
   if (::bind(fd_, address.sockaddr_ptr(), address.length()) < 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("bind to ", address.ToString()));
+    return ErrnoStatus(errno, absl::StrCat("bind to ", address.ToString()));
   }
   return absl::OkStatus();
 }
@@ -134,7 +145,8 @@ absl::StatusOr<Socket> Socket::Accept(InetAddress* peer) {
     if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
 #endif
   } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "accept");
+  if (fd < 0) return ErrnoStatus(errno, "accept");
+  PreventSigPipe(fd);
   if (peer != nullptr) {
     *peer = InetAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), length);
   }
@@ -146,11 +158,21 @@ absl::Status Socket::SendAll(absl::string_view data) {
     const ssize_t n = ::send(fd_, data.data(), data.size(), kSendFlags);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno, "send");
+      return ErrnoStatus(errno, "send");
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
   return absl::OkStatus();
+}
+
+ssize_t Socket::SendSome(absl::string_view data, int* saved_errno) const {
+  for (;;) {
+    const ssize_t n = ::send(fd_, data.data(), data.size(), kSendFlags | MSG_DONTWAIT);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    *saved_errno = errno;
+    return -1;
+  }
 }
 
 absl::StatusOr<size_t> Socket::ReceiveSome(char* data, size_t size) {
@@ -158,7 +180,7 @@ absl::StatusOr<size_t> Socket::ReceiveSome(char* data, size_t size) {
     const ssize_t n = ::recv(fd_, data, size, 0);
     if (n >= 0) return static_cast<size_t>(n);
     if (errno == EINTR) continue;
-    return absl::ErrnoToStatus(errno, "recv");
+    return ErrnoStatus(errno, "recv");
   }
 }
 
@@ -182,16 +204,16 @@ absl::Status Socket::ReceiveExactly(char* data, size_t size, size_t* got) {
 }
 
 absl::Status Socket::ShutdownWrite() {
-  if (::shutdown(fd_, SHUT_WR) < 0) return absl::ErrnoToStatus(errno, "shutdown");
+  if (::shutdown(fd_, SHUT_WR) < 0) return ErrnoStatus(errno, "shutdown");
   return absl::OkStatus();
 }
 
 absl::Status Socket::SetNonBlocking(bool on) {
   const int flags = fcntl(fd_, F_GETFL, 0);
-  if (flags < 0) return absl::ErrnoToStatus(errno, "fcntl(F_GETFL)");
+  if (flags < 0) return ErrnoStatus(errno, "fcntl(F_GETFL)");
   const int wanted = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
   if (wanted != flags && fcntl(fd_, F_SETFL, wanted) < 0) {
-    return absl::ErrnoToStatus(errno, "fcntl(F_SETFL)");
+    return ErrnoStatus(errno, "fcntl(F_SETFL)");
   }
   return absl::OkStatus();
 }
@@ -207,7 +229,7 @@ absl::Status Socket::SetNoDelay(bool on) {
 absl::Status Socket::SetReceiveTimeout(absl::Duration timeout) {
   const timeval tv = absl::ToTimeval(timeout);
   if (setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-    return absl::ErrnoToStatus(errno, "SO_RCVTIMEO");
+    return ErrnoStatus(errno, "SO_RCVTIMEO");
   }
   return absl::OkStatus();
 }
@@ -224,7 +246,7 @@ absl::StatusOr<InetAddress> Socket::LocalAddress() const {
   sockaddr_storage storage;
   socklen_t length = sizeof(storage);
   if (getsockname(fd_, reinterpret_cast<sockaddr*>(&storage), &length) < 0) {
-    return absl::ErrnoToStatus(errno, "getsockname");
+    return ErrnoStatus(errno, "getsockname");
   }
   return InetAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), length);
 }
@@ -233,7 +255,7 @@ absl::StatusOr<InetAddress> Socket::PeerAddress() const {
   sockaddr_storage storage;
   socklen_t length = sizeof(storage);
   if (getpeername(fd_, reinterpret_cast<sockaddr*>(&storage), &length) < 0) {
-    return absl::ErrnoToStatus(errno, "getpeername");
+    return ErrnoStatus(errno, "getpeername");
   }
   return InetAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), length);
 }

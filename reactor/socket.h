@@ -15,11 +15,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "reactor/errno_status.h"  // the errors its calls return
 #include "reactor/inet_address.h"
 
 namespace switchboard {
 
-// Owns a socket descriptor and closes it on destruction. Move-only. Not
+// Owns a socket descriptor and closes it on destruction. Move-only. Failed
+// calls return an ErrnoStatus: classify them with ErrnoOf(). Not
 // thread-safe, except that one thread may send while another receives.
 class Socket {
  public:
@@ -52,6 +54,12 @@ class Socket {
 
   // Sends all of `data`, blocking as needed; never raises SIGPIPE.
   absl::Status SendAll(absl::string_view data);
+  // Sends what the kernel takes of `data` now, without blocking even on a
+  // blocking socket and without raising SIGPIPE (MSG_NOSIGNAL where it
+  // exists, SO_NOSIGPIPE set at creation and accept elsewhere). Returns the
+  // bytes sent, or -1 with the call's errno in `*saved_errno` (EAGAIN when
+  // the send buffer is full); EINTR is retried here.
+  ssize_t SendSome(absl::string_view data, int* saved_errno) const;
   // Receives what is there (at least one byte, blocking); 0 at end of stream.
   absl::StatusOr<size_t> ReceiveSome(char* data, size_t size);
   // Receives exactly `size` bytes. OutOfRange when the stream ends first

@@ -14,14 +14,8 @@
 namespace switchboard {
 namespace {
 
-#if defined(MSG_NOSIGNAL)
-constexpr int kSendFlags = MSG_NOSIGNAL;
-#else
-constexpr int kSendFlags = 0;
-#endif
-
 // An output buffer that held a burst gives the memory back once drained.
-constexpr size_t kKeepOutputBytes = 64 << 10;
+constexpr size_t kKeepOutputBytes = Buffer::kReadAreaBytes;
 
 // What a loop thread reads into when the connection holds no partial
 // message, which in request-reply traffic is nearly always: one buffer per
@@ -30,7 +24,7 @@ constexpr size_t kKeepOutputBytes = 64 << 10;
 // the handler leaves unconsumed moves to the connection's own buffer before
 // the read callback returns, so no bytes outlive it here.
 struct SharedInput {
-  Buffer buffer{64 << 10};
+  Buffer buffer{Buffer::kReadAreaBytes};
   bool lent = false;  // to the connection reading now (a handler might
                       // make another connection read from inside OnData)
 };
@@ -60,6 +54,11 @@ TcpConnection::TcpConnection(EventLoop* loop, uint64_t id, Socket socket,
   socket_.SetNoDelay(true).IgnoreError();
   watcher_.set_read_callback([this] { HandleRead(); });
   watcher_.set_write_callback([this] { HandleWrite(); });
+  // The poller refused the socket (a runtime limit such as epoll's
+  // max_user_watches): this connection cannot go on, the server can.
+  watcher_.set_error_callback([this](const absl::Status& status) {
+    Close(absl::StrCat("cannot watch the socket: ", status.message()));
+  });
 }
 
 TcpConnection::~TcpConnection() {
@@ -70,8 +69,9 @@ TcpConnection::~TcpConnection() {
 
 void TcpConnection::Start() {
   loop()->AssertInLoopThread();
-  started_reading_ = true;
+  if (phase_ == Phase::kNew) phase_ = Phase::kOpen;
   UpdateReading();
+  if (closed()) return;
   if (options_.idle_timeout > absl::ZeroDuration() &&
       options_.idle_timeout != absl::InfiniteDuration()) {
     ArmIdleTimer(options_.idle_timeout);
@@ -80,27 +80,28 @@ void TcpConnection::Start() {
 
 void TcpConnection::HandleRead() {
   SharedInput& shared = ThreadSharedInput();
+  int error = 0;
   if (!input_.empty() || shared.lent) {
-    const ssize_t n = input_.ReadFromFd(watcher_.fd());
+    const ssize_t n = input_.ReadFromFd(watcher_.fd(), &error);
     if (n > 0) {
       TakeInput(n, input_);
     } else {
-      HandleReadEnd(n);
+      HandleReadEnd(n, error);
     }
     return;
   }
   shared.lent = true;
-  const ssize_t n = shared.buffer.ReadFromFd(watcher_.fd());
+  const ssize_t n = shared.buffer.ReadFromFd(watcher_.fd(), &error);
   if (n > 0) {
     TakeInput(n, shared.buffer);
     // The start of a message still arriving stays with this connection.
-    if (!shared.buffer.empty() && !closed_ && !ending_) {
+    if (!shared.buffer.empty() && phase_ == Phase::kOpen) {
       input_.Append(shared.buffer.view());
     }
   }
   shared.buffer.Clear();
   shared.lent = false;
-  if (n <= 0) HandleReadEnd(n);
+  if (n <= 0) HandleReadEnd(n, error);
 }
 
 void TcpConnection::TakeInput(ssize_t n, Buffer& input) {
@@ -108,35 +109,42 @@ void TcpConnection::TakeInput(ssize_t n, Buffer& input) {
   last_activity_ = loop()->turn_time();
   VLOG(1) << "connection " << id_ << ": received " << n << " bytes from "
           << peer_.ToString();
-  if (ending_ || handler_ == nullptr) {
+  if (phase_ != Phase::kOpen || handler_ == nullptr) {
     input.Clear();  // the session is over: what comes now is discarded
   } else {
     handler_->OnData(*this, input);
   }
 }
 
-void TcpConnection::HandleReadEnd(ssize_t n) {
+void TcpConnection::HandleReadEnd(ssize_t n, int error) {
   if (n == 0) {
-    peer_eof_ = true;
+    peer_finished_ = true;
     UpdateReading();
-    if (ending_) {
-      if (write_shut_) {
-        Close("the client closed the connection after the server ended the session");
-      } else {
+    switch (phase_) {
+      case Phase::kOpen:
+        if (handler_ != nullptr) {
+          handler_->OnEndOfInput(*this, input_);
+        } else {
+          EndSession();
+        }
+        return;
+      case Phase::kEnding:
         AdvanceEnding();
-      }
-    } else if (handler_ != nullptr) {
-      handler_->OnEndOfInput(*this, input_);
-    } else {
-      EndSession();
+        return;
+      case Phase::kLingering:
+        Close("the client closed the connection after the server ended the session");
+        return;
+      case Phase::kNew:
+      case Phase::kClosed:
+        return;  // not reading
     }
     return;
   }
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-  if (errno == ECONNRESET) {
+  if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR) return;
+  if (error == ECONNRESET) {
     Close("the client reset the connection");
   } else {
-    Close(absl::StrCat("read failed: ", std::strerror(errno)));
+    Close(absl::StrCat("read failed: ", std::strerror(error)));
   }
 }
 
@@ -144,14 +152,14 @@ void TcpConnection::HandleWrite() { WriteOutput(); }
 
 void TcpConnection::Send(absl::string_view data) {
   loop()->AssertInLoopThread();
-  if (closed_ || write_shut_) return;
+  if (phase_ == Phase::kClosed || phase_ == Phase::kLingering) return;
   if (output_.empty() && !watcher_.writing()) {
     // Nothing is queued before these bytes: write them from where they are
     // and queue only what the socket does not take, saving a copy.
     const ssize_t written = WriteSome(data, options_.max_write_per_event);
     if (written < 0) return;  // closed
     if (static_cast<size_t>(written) == data.size()) {
-      if (ending_) AdvanceEnding();
+      if (phase_ == Phase::kEnding) AdvanceEnding();
       return;
     }
     // The socket is full or this event's share is written: the rest waits
@@ -169,11 +177,11 @@ void TcpConnection::Send(absl::string_view data) {
 
 void TcpConnection::Flush() {
   loop()->AssertInLoopThread();
-  if (closed_) return;
+  if (closed()) return;
   if (output_.empty() && !watcher_.writing()) {
     // Nothing to write (the usual case after Send): only an ending session
     // may have a step to take.
-    if (ending_) AdvanceEnding();
+    if (phase_ == Phase::kEnding) AdvanceEnding();
     return;
   }
   if (watcher_.writing()) {
@@ -190,18 +198,18 @@ ssize_t TcpConnection::WriteSome(absl::string_view data, size_t budget) {
   const absl::Time began = loop()->turn_time();
   while (written < data.size() && budget > 0) {
     const size_t want = std::min(data.size() - written, budget);
-    const ssize_t n = ::send(watcher_.fd(), data.data() + written, want, kSendFlags);
+    int error = 0;
+    const ssize_t n = socket_.SendSome(data.substr(written, want), &error);
     if (n > 0) {
       written += n;
       budget -= n;
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    if (errno == EPIPE || errno == ECONNRESET) {
+    if (n == 0 || error == EAGAIN || error == EWOULDBLOCK) break;
+    if (error == EPIPE || error == ECONNRESET) {
       Close("the client reset the connection before reading all replies");
     } else {
-      Close(absl::StrCat("write failed: ", std::strerror(errno)));
+      Close(absl::StrCat("write failed: ", std::strerror(error)));
     }
     return -1;
   }
@@ -215,7 +223,7 @@ ssize_t TcpConnection::WriteSome(absl::string_view data, size_t budget) {
 }
 
 bool TcpConnection::WriteOutput() {
-  if (closed_) return false;
+  if (closed()) return false;
   const ssize_t written = WriteSome(output_.view(), options_.max_write_per_event);
   if (written < 0) return false;
   output_.Consume(static_cast<size_t>(written));
@@ -226,8 +234,8 @@ bool TcpConnection::WriteOutput() {
     watcher_.EnableWriting();
   }
   UpdateHighWater();
-  if (ending_) AdvanceEnding();
-  return !closed_;
+  if (phase_ == Phase::kEnding) AdvanceEnding();
+  return !closed();
 }
 
 void TcpConnection::CrossWaterMark() {
@@ -246,11 +254,11 @@ void TcpConnection::CrossWaterMark() {
 }
 
 void TcpConnection::UpdateReading() {
-  if (closed_) return;
+  if (phase_ == Phase::kClosed || phase_ == Phase::kNew) return;
   // While a session ends, input is read only to be discarded, so neither
   // kind of backpressure applies.
-  const bool want = started_reading_ && !peer_eof_ &&
-                    (ending_ || (owner_pauses_ == 0 && !over_high_water_));
+  const bool want =
+      !peer_finished_ && (ending() || (owner_pauses_ == 0 && !over_high_water_));
   if (want) {
     watcher_.EnableReading();
   } else {
@@ -272,26 +280,24 @@ void TcpConnection::ResumeReading() {
 
 void TcpConnection::EndSession() {
   loop()->AssertInLoopThread();
-  if (closed_ || ending_) return;
-  ending_ = true;
+  if (phase_ != Phase::kNew && phase_ != Phase::kOpen) return;
+  phase_ = Phase::kEnding;
   input_.Clear();
   UpdateReading();
   AdvanceEnding();
 }
 
 void TcpConnection::AdvanceEnding() {
-  if (!ending_ || closed_ || !output_.empty()) return;
-  if (peer_eof_) {
+  if (phase_ != Phase::kEnding || !output_.empty()) return;
+  if (peer_finished_) {
     // The peer sent everything it will and we owe nothing: a plain close
     // sends FIN, never RST, since no unread input is left behind.
-    Close(write_shut_ ? "the client closed the connection after the server ended the session"
-                      : "the client finished sending and has every reply");
+    Close("the client finished sending and has every reply");
     return;
   }
-  if (write_shut_) return;
   // Everything owed is in the kernel: send FIN, keep reading (and
   // discarding) until the peer closes too, bounded by the linger time.
-  write_shut_ = true;
+  phase_ = Phase::kLingering;
   if (absl::Status s = socket_.ShutdownWrite(); !s.ok()) {
     Close(absl::StrCat("shutdown failed: ", s.message()));
     return;
@@ -312,7 +318,7 @@ void TcpConnection::ArmIdleTimer(absl::Duration after) {
 }
 
 void TcpConnection::CheckIdle() {
-  if (closed_) return;
+  if (closed()) return;
   // Activity refreshes a timestamp, not the timer: no heap work per message.
   const absl::Duration idle = loop()->Now() - last_activity_;
   if (idle >= options_.idle_timeout) {
@@ -332,17 +338,16 @@ void TcpConnection::CancelTimers() {
 
 void TcpConnection::Close(absl::string_view why) {
   loop()->AssertInLoopThread();
-  if (closed_) return;
-  closed_ = true;
+  if (closed()) return;
+  phase_ = Phase::kClosed;
   close_reason_ = std::string(why);
   CancelTimers();
   watcher_.DisableAll();
   socket_.Close();
-  // No more calls go to the handler, but it lives as long as the connection
-  // (whose destruction is always deferred): the handler may be in the middle
-  // of one of its own calls, a write in OnData that failed, say.
-  closed_handler_ = std::move(handler_);
-  if (closed_handler_ != nullptr) closed_handler_->OnClose(*this);
+  // No more calls go to the handler (every call is guarded by the phase),
+  // but it lives as long as the connection: it may be in the middle of one
+  // of its own calls, a write in OnData that failed, say.
+  if (handler_ != nullptr) handler_->OnClose(*this);
   if (close_callback_) close_callback_(*this);
 }
 

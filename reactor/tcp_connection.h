@@ -48,11 +48,19 @@ struct TcpConnectionOptions {
 class TcpConnection;
 
 // What a connection's owner (a service host) does with its traffic. Called
-// on the connection's loop thread.
+// on the connection's loop thread, never after OnClose.
 class ConnectionHandler {
  public:
   virtual ~ConnectionHandler() = default;
   // New input is in `input`; consume what was used, leave the rest.
+  //
+  // Hot-path rules: `input` may be a buffer the loop thread lends to every
+  // connection in turn, valid only during this call; what is left in it
+  // afterwards is copied into the connection's own buffer, so consume
+  // every whole message here, and keep no pointer or view into it past the
+  // return (copy what must outlive the call). The call may Send(), which
+  // can fail and close the connection inside the call: check closed()
+  // before touching it again.
   virtual void OnData(TcpConnection& connection, Buffer& input) = 0;
   // The peer sent end of stream; `input` holds what was not consumed. Answer
   // what is still owed, then call connection.EndSession().
@@ -75,7 +83,10 @@ class TcpConnection {
   TcpConnection(const TcpConnection&) = delete;
   TcpConnection& operator=(const TcpConnection&) = delete;
 
-  // Without a handler, input is discarded and end of stream ends the session.
+  // Without a handler, input is discarded and end of stream ends the
+  // session. The connection keeps the handler until it is destroyed (always
+  // after the current callbacks), so a handler whose own call closed the
+  // connection is not destroyed under it.
   void set_handler(std::shared_ptr<ConnectionHandler> handler) {
     handler_ = std::move(handler);
   }
@@ -107,9 +118,21 @@ class TcpConnection {
   const InetAddress& peer() const { return peer_; }
   const InetAddress& local() const { return local_; }
 
-  bool closed() const { return closed_; }
-  bool peer_finished() const { return peer_eof_; }
-  bool ending() const { return ending_; }
+  // Where the connection is in its life. Only forward: kNew -> kOpen ->
+  // kEnding -> kLingering -> kClosed, any step may be skipped, and kClosed
+  // can follow any phase.
+  enum class Phase {
+    kNew,        // not started: not reading yet
+    kOpen,       // exchanging data
+    kEnding,     // EndSession(): replies still going out, input discarded
+    kLingering,  // FIN sent; waiting for the peer's close or the linger time
+    kClosed,     // socket closed; the handler gets no more calls
+  };
+  Phase phase() const { return phase_; }
+  bool closed() const { return phase_ == Phase::kClosed; }
+  bool ending() const { return phase_ == Phase::kEnding || phase_ == Phase::kLingering; }
+  // The peer sent end of stream (in any phase after kNew).
+  bool peer_finished() const { return peer_finished_; }
   bool reading() const { return watcher_.reading(); }
   uint64_t bytes_received() const { return bytes_received_; }
   uint64_t bytes_sent() const { return bytes_sent_; }
@@ -122,8 +145,8 @@ class TcpConnection {
   // `n` > 0 new bytes are in `input` (input_, or the thread's shared
   // buffer): hands them to the handler.
   void TakeInput(ssize_t n, Buffer& input);
-  // A read brought nothing: end of stream (0) or an error (-1, errno set).
-  void HandleReadEnd(ssize_t n);
+  // A read brought nothing: end of stream (0) or an error (-1, `error`).
+  void HandleReadEnd(ssize_t n, int error);
   void HandleWrite();
   // Writes from the output buffer; false when the connection closed.
   bool WriteOutput();
@@ -156,13 +179,11 @@ class TcpConnection {
   Buffer input_;
   Buffer output_;
   std::shared_ptr<ConnectionHandler> handler_;
-  bool started_reading_ = false;
-  bool closed_ = false;
-  bool peer_eof_ = false;        // read end of stream
-  bool ending_ = false;          // EndSession called
-  bool write_shut_ = false;      // sent FIN
-  bool over_high_water_ = false;
-  int owner_pauses_ = 0;
+  Phase phase_ = Phase::kNew;
+  // Independent of the phase and of each other:
+  bool peer_finished_ = false;   // read end of stream
+  bool over_high_water_ = false;  // reading paused for unread replies
+  int owner_pauses_ = 0;          // PauseReading() calls not yet lifted
   uint64_t bytes_received_ = 0;
   uint64_t bytes_sent_ = 0;
   absl::Time last_activity_;
@@ -173,7 +194,6 @@ class TcpConnection {
   const InetAddress peer_;
   InetAddress local_;
   CloseCallback close_callback_;
-  std::shared_ptr<ConnectionHandler> closed_handler_;  // handler_ after Close
   absl::Time started_;
   TimerId idle_timer_ = 0;
   TimerId linger_timer_ = 0;

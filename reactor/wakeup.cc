@@ -2,6 +2,8 @@
 
 #include "reactor/wakeup.h"
 
+#include "reactor/errno_status.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,11 +19,11 @@ namespace switchboard {
 absl::StatusOr<Wakeup> Wakeup::Create() {
 #if defined(__linux__)
   const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "eventfd");
+  if (fd < 0) return ErrnoStatus(errno, "eventfd");
   return Wakeup(fd, fd);
 #else
   int fds[2];
-  if (pipe(fds) < 0) return absl::ErrnoToStatus(errno, "pipe");
+  if (pipe(fds) < 0) return ErrnoStatus(errno, "pipe");
   for (int fd : fds) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     fcntl(fd, F_SETFD, FD_CLOEXEC);

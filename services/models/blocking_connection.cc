@@ -18,18 +18,12 @@
 namespace switchboard {
 namespace {
 
-#if defined(MSG_NOSIGNAL)
-constexpr int kSendFlags = MSG_NOSIGNAL;
-#else
-constexpr int kSendFlags = 0;  // Socket::Create set SO_NOSIGPIPE instead
-#endif
-
 // An output buffer that held a burst gives the memory back once drained.
-constexpr size_t kKeepOutputBytes = 64 << 10;
+constexpr size_t kKeepOutputBytes = Buffer::kReadAreaBytes;
 
 constexpr char kShuttingDown[] = "the server is shutting down";
 
-absl::Time Now() { return RealClock()->Now(); }
+absl::Time Now() { return SteadyClock()->Now(); }
 
 // poll()'s timeout for `deadline`: rounded up, so that a wait never ends
 // before the deadline; -1 (forever) for an infinite one.
@@ -101,7 +95,8 @@ bool BlockingConnection::Converse() {
       case Wait::kError:
         return false;
     }
-    const ssize_t n = input_.ReadFromFd(fd_);
+    int error = 0;
+    const ssize_t n = input_.ReadFromFd(fd_, &error);
     if (n > 0) {
       bytes_received_ += n;
       last_activity_ = Now();
@@ -123,9 +118,9 @@ bool BlockingConnection::Converse() {
       SetReason("the client finished sending and has every reply");
       return false;
     }
-    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-    SetReason(errno == ECONNRESET ? std::string("the client reset the connection")
-                                  : absl::StrCat("read failed: ", std::strerror(errno)));
+    if (error == EINTR || error == EAGAIN || error == EWOULDBLOCK) continue;
+    SetReason(error == ECONNRESET ? std::string("the client reset the connection")
+                                  : absl::StrCat("read failed: ", std::strerror(error)));
     return false;
   }
   return true;
@@ -182,16 +177,15 @@ bool BlockingConnection::Flush() {
     // that the idle timeout counts from the last byte the client made room
     // for (a blocking send() with SO_SNDTIMEO restarts its clock at every
     // call, and one that returns short says nothing of when it stalled).
-    const ssize_t n = ::send(fd_, output_.peek(), output_.readable_bytes(),
-                             kSendFlags | MSG_DONTWAIT);
+    int error = 0;
+    const ssize_t n = socket_.SendSome(output_.view(), &error);
     if (n > 0) {
       output_.Consume(n);
       written += n;
       last_activity_ = Now();
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (n < 0 && (error == EAGAIN || error == EWOULDBLOCK)) {
       // In-flight replies get their time even while the server shuts down;
       // ForceClose() ends the wait after the grace period.
       const Wait wait = WaitFor(POLLOUT, last_activity_ + options_.idle_timeout,
@@ -201,10 +195,10 @@ bool BlockingConnection::Flush() {
         SetReason(absl::StrCat("idle for ", absl::FormatDuration(options_.idle_timeout),
                                " (replies not read by the client)"));
       }
-    } else if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+    } else if (n < 0 && (error == EPIPE || error == ECONNRESET)) {
       SetReason("the client reset the connection before reading all replies");
     } else {
-      SetReason(absl::StrCat("write failed: ", std::strerror(errno)));
+      SetReason(absl::StrCat("write failed: ", std::strerror(error)));
     }
     ok = false;
     break;
