@@ -51,9 +51,6 @@ class Codec {
   // Appends `message`, framed, to `out`.
   virtual void Encode(absl::string_view message, Buffer* out) const = 0;
 
-  // What to send before closing after kTooLong; empty for nothing.
-  virtual absl::string_view TooLongReply() const { return {}; }
-
   virtual Framing framing() const = 0;
 };
 

@@ -18,7 +18,6 @@ class LineCodec final : public Codec {
   DecodeStatus Decode(absl::string_view input, bool end_of_stream,
                       Frame* frame) override;
   void Encode(absl::string_view message, Buffer* out) const override;
-  absl::string_view TooLongReply() const override { return "400 line too long"; }
   Framing framing() const override { return Framing::kLine; }
 
  private:

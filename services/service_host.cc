@@ -2,7 +2,7 @@
 
 #include "services/service_host.h"
 
-#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "reactor/serial_executor.h"
+#include "services/session_driver.h"
 
 namespace switchboard {
 namespace {
@@ -18,11 +19,10 @@ namespace {
 // One connection's side of a ServiceHost. Owned by the connection (as its
 // handler) and, in pool mode, by the tasks queued for it.
 //
-// Thread affinity: everything but `session_` and `ending_` belongs to the
-// connection's loop thread. `session_` is called by one thread at a time
-// (the loop thread, or the serial executor's current worker). `ending_` is
-// atomic: a worker sets it when the session ends, so that queued messages
-// are skipped.
+// Thread affinity: everything but `driver_`'s session calls belongs to the
+// connection's loop thread. The session runs on one thread at a time (the
+// loop thread, or the serial executor's current worker); the driver's stop
+// bit is what crosses threads.
 class HostedSession final : public ConnectionHandler,
                             public std::enable_shared_from_this<HostedSession> {
  public:
@@ -39,12 +39,12 @@ class HostedSession final : public ConnectionHandler,
 
  private:
   // Replies from a session call on the loop thread: framed straight into
-  // the connection's output buffer, no copies.
+  // the connection's output buffer, or sent from the input itself.
   class DirectReplies final : public Replies {
    public:
     explicit DirectReplies(HostedSession& host) : host_(host) {}
     void Reply(absl::string_view message) override;
-    void EndSession() override;
+    void EndSession() override { host_.driver_.MarkEnded(); }
 
    private:
     HostedSession& host_;
@@ -54,22 +54,25 @@ class HostedSession final : public ConnectionHandler,
   // loop thread.
   class DeferredReplies final : public Replies {
    public:
-    explicit DeferredReplies(HostedSession& host) : host_(host) {}
+    explicit DeferredReplies(HostedSession& host) : host_(&host) {}
     void Reply(absl::string_view message) override { messages.emplace_back(message); }
-    void EndSession() override;
+    void EndSession() override { host_->driver_.MarkEnded(); }
     std::vector<std::string> messages;
-    bool end = false;
 
    private:
-    HostedSession& host_;
+    HostedSession* host_;
   };
 
-  enum class Call { kStart, kMessage, kEndOfInput, kTooLong };
+  // The loop thread's view of the connection.
+  enum class State {
+    kServing,  // calls run, replies go out
+    kEnding,   // the connection's EndSession ran: nothing more to do
+    kClosed,   // the connection is gone
+  };
 
-  // Runs one session call where this host runs them. Loop thread.
-  void Dispatch(Call call, absl::string_view message);
-  // Runs `call` on this thread and returns its replies. Worker or loop.
-  void RunCall(Call call, absl::string_view message, Replies& out);
+  // Runs one session call where this host runs them; false once the
+  // connection closed. Loop thread.
+  bool Schedule(SessionCall call, absl::string_view message);
   // Writes a worker's replies. Loop thread.
   void DeliverDeferred(DeferredReplies replies, size_t message_bytes);
   // Takes a reply that is the next stretch of the input being decoded into
@@ -77,43 +80,42 @@ class HostedSession final : public ConnectionHandler,
   bool AddToEcho(absl::string_view message);
   // Sends echo_ and empties it. Loop thread.
   void SendEcho();
-  // Flushes and, once nothing is owed, ends the connection if asked to.
+  // Flushes and, once the session ended and nothing is owed, ends the
+  // connection.
   void AfterCalls();
   void UpdateBackpressure();
 
   TcpConnection* connection_;  // null once closed
   EventLoop* const loop_;
-  const std::string service_name_;
-  const ServiceHostOptions& options_;
-  const std::unique_ptr<Codec> codec_;
-  const std::unique_ptr<Session> session_;
+  // Copied: a connection may outlive the host's options during shutdown.
+  const size_t max_queued_messages_;
+  const size_t max_queued_bytes_;
+  SessionDriver driver_;
   const std::shared_ptr<SerialExecutor> executor_;  // null: calls run inline
   // Raw framing with calls inline: replies may be sent from the input.
   const bool raw_inline_;
   absl::string_view decoding_;  // inside OnData: the input being decoded
   absl::string_view echo_;      // replies not yet sent that are input bytes
 
-  bool end_requested_ = false;  // the session (or the framing) ended it
+  State state_ = State::kServing;
   size_t queued_messages_ = 0;  // calls waiting on the pool
   size_t queued_bytes_ = 0;
   bool paused_ = false;
-  std::atomic<bool> ending_{false};
 };
 
 HostedSession::HostedSession(TcpConnection& connection, Service& service,
                              ThreadPool* pool, const ServiceHostOptions& options)
     : connection_(&connection),
       loop_(connection.loop()),
-      service_name_(service.name()),
-      options_(options),
-      codec_(MakeCodec(options.framing, options.limits)),
-      session_(service.NewSession(
-          SessionInfo{connection.id(), connection.peer(), options.framing})),
+      max_queued_messages_(options.max_queued_messages),
+      max_queued_bytes_(options.max_queued_bytes),
+      driver_(service, SessionInfo{connection.id(), connection.peer(), options.framing},
+              options.limits),
       executor_(pool == nullptr ? nullptr : SerialExecutor::Create(pool)),
       raw_inline_(options.framing == Framing::kRaw && executor_ == nullptr) {}
 
 void HostedSession::Start() {
-  Dispatch(Call::kStart, {});
+  Schedule(SessionCall::kStart, {});
   AfterCalls();
 }
 
@@ -122,14 +124,18 @@ void HostedSession::DirectReplies::Reply(absl::string_view message) {
   if (host_.AddToEcho(message)) return;
   host_.SendEcho();  // what came before goes first
   if (host_.connection_ == nullptr) return;  // sending it closed the connection
-  host_.codec_->Encode(message, host_.connection_->output());
+  host_.driver_.codec().Encode(message, host_.connection_->output());
 }
 
 bool HostedSession::AddToEcho(absl::string_view message) {
   if (decoding_.empty() || message.empty()) return false;
+  // std::less: pointers into different objects have no order under `<`.
+  const std::less<const char*> before;
   const char* const begin = decoding_.data();
   const char* const end = begin + decoding_.size();
-  if (message.data() < begin || message.data() + message.size() > end) return false;
+  if (before(message.data(), begin) || before(end, message.data() + message.size())) {
+    return false;
+  }
   if (echo_.empty()) {
     echo_ = message;
     return true;
@@ -145,56 +151,19 @@ void HostedSession::SendEcho() {
   echo_ = {};
 }
 
-void HostedSession::DirectReplies::EndSession() {
-  host_.end_requested_ = true;
-  host_.ending_.store(true, std::memory_order_relaxed);
-}
-
-void HostedSession::DeferredReplies::EndSession() {
-  end = true;
-  host_.ending_.store(true, std::memory_order_relaxed);
-}
-
-void HostedSession::RunCall(Call call, absl::string_view message, Replies& out) {
-  switch (call) {
-    case Call::kStart:
-      session_->OnStart(out);
-      return;
-    case Call::kMessage:
-      // After the session ended, what the client sent later is discarded.
-      if (ending_.load(std::memory_order_relaxed)) return;
-      session_->OnMessage(message, out);
-      return;
-    case Call::kEndOfInput:
-      if (!ending_.load(std::memory_order_relaxed)) session_->OnEndOfInput(out);
-      out.EndSession();
-      return;
-    case Call::kTooLong:
-      if (absl::string_view reply = codec_->TooLongReply();
-          !reply.empty() && !ending_.load(std::memory_order_relaxed)) {
-        out.Reply(reply);
-      }
-      out.EndSession();
-      return;
-  }
-}
-
-void HostedSession::Dispatch(Call call, absl::string_view message) {
-  if (call == Call::kMessage) {
-    VLOG(1) << service_name_ << ": connection " << connection_->id()
-            << ": message of " << message.size() << " bytes";
-  }
+bool HostedSession::Schedule(SessionCall call, absl::string_view message) {
+  if (connection_ == nullptr) return false;
   if (executor_ == nullptr) {
     DirectReplies out(*this);
-    RunCall(call, message, out);
-    return;
+    driver_.Run(call, message, out);
+    return connection_ != nullptr;
   }
   ++queued_messages_;
   queued_bytes_ += message.size();
   const bool queued = executor_->Add(
       [self = shared_from_this(), call, copy = std::string(message)] {
         DeferredReplies out(*self);
-        self->RunCall(call, copy, out);
+        self->driver_.Run(call, copy, out);
         const size_t bytes = copy.size();
         self->loop_->RunInLoop([self, out = std::move(out), bytes]() mutable {
           self->DeliverDeferred(std::move(out), bytes);
@@ -203,9 +172,10 @@ void HostedSession::Dispatch(Call call, absl::string_view message) {
   if (!queued) {
     // Only a stopping pool refuses work.
     connection_->Close("the server is shutting down");
-    return;
+    return false;
   }
   UpdateBackpressure();
+  return true;
 }
 
 void HostedSession::DeliverDeferred(DeferredReplies replies, size_t message_bytes) {
@@ -213,82 +183,64 @@ void HostedSession::DeliverDeferred(DeferredReplies replies, size_t message_byte
   queued_bytes_ -= message_bytes;
   if (connection_ == nullptr) return;
   for (const std::string& message : replies.messages) {
-    codec_->Encode(message, connection_->output());
+    driver_.codec().Encode(message, connection_->output());
   }
-  if (replies.end) end_requested_ = true;
   UpdateBackpressure();
   AfterCalls();
 }
 
 void HostedSession::UpdateBackpressure() {
   if (connection_ == nullptr) return;
-  const bool over = queued_messages_ >= options_.max_queued_messages ||
-                    queued_bytes_ >= options_.max_queued_bytes;
+  const bool over = queued_messages_ >= max_queued_messages_ ||
+                    queued_bytes_ >= max_queued_bytes_;
   if (over && !paused_) {
     paused_ = true;
     connection_->PauseReading();
-  } else if (!over && paused_ && queued_messages_ <= options_.max_queued_messages / 2) {
+  } else if (!over && paused_ && queued_messages_ <= max_queued_messages_ / 2) {
     paused_ = false;
     connection_->ResumeReading();
   }
 }
 
 void HostedSession::AfterCalls() {
-  if (connection_ == nullptr) return;
+  if (state_ != State::kServing) return;
   connection_->Flush();
-  if (end_requested_ && queued_messages_ == 0 && connection_ != nullptr) {
+  if (state_ != State::kServing) return;  // the flush failed and closed it
+  // The stop bit and an empty queue: every reply of the session is out.
+  if (driver_.ended() && queued_messages_ == 0) {
+    state_ = State::kEnding;
     connection_->EndSession();
   }
 }
 
-void HostedSession::OnData(TcpConnection& connection, Buffer& input) {
-  Frame frame;
+void HostedSession::OnData(TcpConnection& /*connection*/, Buffer& input) {
   // Raw framing adds nothing to a reply, so replies made of the input's own
   // bytes (echo's) are sent from the input. Consuming only moves the
   // input's read position, and nothing writes to the input before
   // SendEcho, so the views stay valid until then.
   if (raw_inline_) decoding_ = input.view();
-  while (!end_requested_ && !ending_.load(std::memory_order_relaxed)) {
-    const DecodeStatus status = codec_->Decode(input.view(), false, &frame);
-    if (status == DecodeStatus::kNeedMore) break;
-    if (status == DecodeStatus::kTooLong) {
-      SendEcho();
-      LOG(INFO) << service_name_ << ": connection " << connection.id() << " from "
-                << connection.peer().ToString() << " sent a "
-                << FramingName(options_.framing)
-                << " message over the size limit; ending the session";
-      input.Clear();
-      Dispatch(Call::kTooLong, {});
-      end_requested_ = true;  // read nothing more; end once replies are out
-      break;
-    }
-    Dispatch(Call::kMessage, frame.message);
-    input.Consume(frame.consumed);
-    if (connection_ == nullptr) break;
-  }
+  driver_.Decode(input, /*end_of_stream=*/false,
+                 [this](SessionCall call, absl::string_view message) {
+                   return Schedule(call, message);
+                 });
   SendEcho();
   decoding_ = {};
-  if (connection_ == nullptr) return;
-  if (end_requested_) input.Clear();
   AfterCalls();
 }
 
 void HostedSession::OnEndOfInput(TcpConnection& /*connection*/, Buffer& input) {
-  Frame frame;
   // What is left may hold several messages, the last without its end.
-  while (!end_requested_ && !input.empty()) {
-    const DecodeStatus status = codec_->Decode(input.view(), true, &frame);
-    if (status != DecodeStatus::kMessage) break;
-    Dispatch(Call::kMessage, frame.message);
-    input.Consume(frame.consumed);
-    if (connection_ == nullptr) return;
-  }
-  input.Clear();
-  if (!end_requested_) Dispatch(Call::kEndOfInput, {});
+  driver_.Decode(input, /*end_of_stream=*/true,
+                 [this](SessionCall call, absl::string_view message) {
+                   return Schedule(call, message);
+                 });
   AfterCalls();
 }
 
-void HostedSession::OnClose(TcpConnection& /*connection*/) { connection_ = nullptr; }
+void HostedSession::OnClose(TcpConnection& /*connection*/) {
+  connection_ = nullptr;
+  state_ = State::kClosed;
+}
 
 }  // namespace
 

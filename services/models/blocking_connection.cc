@@ -41,9 +41,9 @@ class BlockingConnection::SessionReplies final : public Replies {
  public:
   explicit SessionReplies(BlockingConnection& connection) : connection_(connection) {}
   void Reply(absl::string_view message) override {
-    connection_.codec_->Encode(message, &connection_.output_);
+    connection_.driver_->codec().Encode(message, &connection_.output_);
   }
-  void EndSession() override { connection_.end_requested_ = true; }
+  void EndSession() override { connection_.driver_->MarkEnded(); }
 
  private:
   BlockingConnection& connection_;
@@ -58,8 +58,7 @@ BlockingConnection::BlockingConnection(uint64_t id, Socket socket, const InetAdd
       options_(*options),
       stop_fd_(stop_fd),
       socket_(std::move(socket)),
-      fd_(socket_.fd()),
-      codec_(MakeCodec(options->framing, options->limits)) {
+      fd_(socket_.fd()) {
   // Replies are small and interactive: do not wait for Nagle's timer.
   int on = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -69,18 +68,16 @@ BlockingConnection::~BlockingConnection() = default;
 
 void BlockingConnection::Serve() {
   started_ = last_activity_ = Now();
-  session_ = service_->NewSession(SessionInfo{id_, peer_, options_.framing});
+  driver_ = std::make_unique<SessionDriver>(
+      *service_, SessionInfo{id_, peer_, options_.framing}, options_.limits);
   if (Converse()) LingeringClose();
   LogClosed();
 }
 
 bool BlockingConnection::Converse() {
-  {
-    SessionReplies out(*this);
-    session_->OnStart(out);
-  }
+  RunCall(SessionCall::kStart, {});
   if (!Flush()) return false;
-  while (!end_requested_) {
+  while (!driver_->ended()) {
     switch (WaitFor(POLLIN, last_activity_ + options_.idle_timeout, /*watch_stop=*/true)) {
       case Wait::kReady:
         break;
@@ -110,10 +107,6 @@ bool BlockingConnection::Converse() {
       // The client half-closed: answer what it sent, then close. Nothing
       // unread is left behind, so a plain close sends FIN, never RST.
       HandleInput(/*end_of_stream=*/true);
-      if (!end_requested_) {
-        SessionReplies out(*this);
-        session_->OnEndOfInput(out);
-      }
       if (!Flush()) return false;
       SetReason("the client finished sending and has every reply");
       return false;
@@ -126,29 +119,17 @@ bool BlockingConnection::Converse() {
   return true;
 }
 
-void BlockingConnection::HandleInput(bool end_of_stream) {
+void BlockingConnection::RunCall(SessionCall call, absl::string_view message) {
   SessionReplies out(*this);
-  Frame frame;
-  while (!end_requested_ && !input_.empty()) {
-    const DecodeStatus status = codec_->Decode(input_.view(), end_of_stream, &frame);
-    if (status == DecodeStatus::kNeedMore) break;
-    if (status == DecodeStatus::kTooLong) {
-      LOG(INFO) << options_.name << ": connection " << id_ << " from " << peer_.ToString()
-                << " sent a " << FramingName(options_.framing)
-                << " message over the size limit; ending the session";
-      if (absl::string_view reply = codec_->TooLongReply(); !reply.empty()) {
-        out.Reply(reply);
-      }
-      end_requested_ = true;
-      break;
-    }
-    VLOG(1) << options_.name << ": connection " << id_ << ": message of "
-            << frame.message.size() << " bytes";
-    session_->OnMessage(frame.message, out);
-    input_.Consume(frame.consumed);
-  }
-  // After the session ended, what the client sent later is discarded.
-  if (end_requested_) input_.Clear();
+  driver_->Run(call, message, out);
+}
+
+void BlockingConnection::HandleInput(bool end_of_stream) {
+  // Every call runs here, on this connection's thread, before the next read.
+  driver_->Decode(input_, end_of_stream, [this](SessionCall call, absl::string_view message) {
+    RunCall(call, message);
+    return true;
+  });
 }
 
 BlockingConnection::Wait BlockingConnection::WaitFor(short events, absl::Time deadline,

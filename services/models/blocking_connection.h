@@ -21,6 +21,7 @@
 #include "reactor/inet_address.h"
 #include "reactor/socket.h"
 #include "services/service.h"
+#include "services/session_driver.h"
 
 namespace switchboard {
 
@@ -91,8 +92,10 @@ class BlockingConnection {
   // The conversation until the session ends or the connection fails; false
   // when it closed already (the reason is set).
   bool Converse();
+  // Runs one session call here, its replies into the output buffer.
+  void RunCall(SessionCall call, absl::string_view message);
   // Decodes and answers every whole message in the input; `end_of_stream`
-  // lets a last partial message count.
+  // lets a last partial message count and answers the end of input.
   void HandleInput(bool end_of_stream);
   // Waits until the socket has `events` (POLLIN or POLLOUT), an error or a
   // hang-up, or `deadline`; with `watch_stop`, the server's shutdown ends
@@ -116,13 +119,11 @@ class BlockingConnection {
   const int stop_fd_;
   const Socket socket_;
   const int fd_;  // socket_'s
-  const std::unique_ptr<Codec> codec_;
-  std::unique_ptr<Session> session_;
+  std::unique_ptr<SessionDriver> driver_;  // made by Serve()
 
   // Serve()'s thread only.
   Buffer input_;
   Buffer output_;
-  bool end_requested_ = false;  // the session or the framing ended it
   uint64_t bytes_received_ = 0;
   uint64_t bytes_sent_ = 0;
   absl::Time started_;

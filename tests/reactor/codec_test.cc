@@ -157,12 +157,6 @@ TEST(FramingTest, ParseAndName) {
   EXPECT_EQ(ParseFraming("lines").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(FramingTest, OnlyLineFramingHasATooLongReply) {
-  EXPECT_EQ(MakeCodec(Framing::kLine)->TooLongReply(), "400 line too long");
-  EXPECT_EQ(MakeCodec(Framing::kRaw)->TooLongReply(), "");
-  EXPECT_EQ(MakeCodec(Framing::kLength)->TooLongReply(), "");
-}
-
 // ---------------------------------------------------------------------------
 // raw
 
