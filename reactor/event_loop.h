@@ -59,7 +59,9 @@ class EventLoop {
   // Any thread. Runs `task` now if called on the loop thread, else queues it.
   void RunInLoop(Task task);
   // Any thread. Always queues `task` for after the current callbacks: the way
-  // to destroy an object from inside its own callback.
+  // to destroy an object from inside its own callback. The task is destroyed
+  // right after it runs. Wakes the loop only when the queue was empty, so a
+  // burst of tasks from a worker costs one wake-up.
   void QueueInLoop(Task task);
 
   // Loop thread. Timers, run on this loop; cancellable until they fire.
@@ -111,6 +113,7 @@ class EventLoop {
   size_t watchers_ = 0;
   std::atomic<bool> quit_{false};
   std::atomic<bool> running_tasks_{false};
+  std::vector<Task> batch_;  // the tasks being run; loop thread only
 
   absl::Mutex mutex_;
   std::vector<Task> queued_ ABSL_GUARDED_BY(mutex_);

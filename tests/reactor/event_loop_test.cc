@@ -79,6 +79,36 @@ TEST_P(EventLoopTest, QueueInLoopIsDeferredToTheLoop) {
   EXPECT_EQ(order, (std::vector<int>{1, 2}));
 }
 
+TEST_P(EventLoopTest, EachQueuedTaskIsDestroyedRightAfterItRuns) {
+  // What a task owns (a connection handed over for destruction) must be gone
+  // before the next task runs, as "destroyed after the current callbacks"
+  // promises, not kept until the whole batch is done.
+  struct Owned {
+    explicit Owned(bool* destroyed) : destroyed(destroyed) {}
+    ~Owned() { *destroyed = true; }
+    bool* destroyed;
+  };
+  bool destroyed = false;
+  bool seen_destroyed_by_next = false;
+  loop_->QueueInLoop([owned = std::make_unique<Owned>(&destroyed)] {});
+  loop_->QueueInLoop([&] { seen_destroyed_by_next = destroyed; });
+  loop_->RunOnce(absl::ZeroDuration());
+  EXPECT_TRUE(seen_destroyed_by_next);
+}
+
+TEST_P(EventLoopTest, ABurstQueuedFromAnotherThreadRunsInOneTurn) {
+  // One wake-up (the push onto an empty queue) must still bring every task
+  // of the burst: the loop takes the whole queue in one swap.
+  constexpr int kTasks = 1000;
+  int ran = 0;
+  std::thread producer([&] {
+    for (int i = 0; i < kTasks; ++i) loop_->QueueInLoop([&ran] { ++ran; });
+  });
+  producer.join();
+  loop_->RunOnce(absl::Seconds(30));
+  EXPECT_EQ(ran, kTasks);
+}
+
 TEST_P(EventLoopTest, QueuedTasksKeepTheLoopFromBlocking) {
   bool ran = false;
   loop_->QueueInLoop([&] { ran = true; });
