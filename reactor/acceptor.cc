@@ -9,7 +9,6 @@
 
 #include <cstring>
 
-#include "absl/strings/match.h"
 #include "glog/logging.h"
 
 namespace switchboard {
@@ -36,25 +35,6 @@ int AcceptNonBlocking(int listen_fd, sockaddr_storage* storage, socklen_t* lengt
 }
 
 }  // namespace
-
-absl::StatusOr<Socket> ListenWithPortSearch(const InetAddress& address,
-                                            int port_search,
-                                            std::vector<uint16_t>* skipped) {
-  InetAddress candidate = address;
-  for (int attempt = 0;; ++attempt) {
-    absl::StatusOr<Socket> socket = Socket::Listen(candidate);
-    if (socket.ok()) return socket;
-    // ErrnoToStatus keeps strerror(EADDRINUSE) in the message.
-    const bool busy = absl::StrContains(socket.status().message(),
-                                        std::strerror(EADDRINUSE));
-    if (!busy || address.port() == 0 || attempt >= port_search ||
-        candidate.port() == 65535) {
-      return socket.status();
-    }
-    if (skipped != nullptr) skipped->push_back(candidate.port());
-    candidate.set_port(candidate.port() + 1);
-  }
-}
 
 Acceptor::Acceptor(EventLoop* loop, Socket listener, NewConnectionCallback callback)
     : loop_(loop),

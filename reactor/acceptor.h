@@ -1,7 +1,7 @@
 // Copyright Switchboard authors.
 //
 // acceptor.h: `Acceptor` takes new TCP connections off a listening socket
-// without blocking, and `ListenWithPortSearch` binds that socket.
+// without blocking.
 
 #ifndef SWITCHBOARD_REACTOR_ACCEPTOR_H_
 #define SWITCHBOARD_REACTOR_ACCEPTOR_H_
@@ -16,13 +16,6 @@
 #include "reactor/socket.h"
 
 namespace switchboard {
-
-// Binds and listens on `address`; when its port is taken (EADDRINUSE) and
-// `port_search` > 0, tries the next `port_search` ports in turn. The ports
-// found busy are appended to `skipped`, if given.
-absl::StatusOr<Socket> ListenWithPortSearch(const InetAddress& address,
-                                            int port_search,
-                                            std::vector<uint16_t>* skipped = nullptr);
 
 // Loop thread only (the loop given at construction).
 class Acceptor {

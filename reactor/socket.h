@@ -8,8 +8,12 @@
 #ifndef SWITCHBOARD_REACTOR_SOCKET_H_
 #define SWITCHBOARD_REACTOR_SOCKET_H_
 
+#include <errno.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
@@ -83,6 +87,26 @@ class Socket {
  private:
   int fd_ = -1;
 };
+
+// Binds something (a listener, a UDP socket, a service around one) with
+// `bind(address)`; while that fails with EADDRINUSE and `port_search` > 0,
+// tries the next ports in turn, up to `port_search` more. The ports found
+// busy are appended to `skipped`, if given. Port 0 (any free port) is never
+// searched. `bind` returns absl::StatusOr<T> whose errors are ErrnoStatus.
+template <typename BindFn>
+auto BindWithPortSearch(const InetAddress& address, int port_search,
+                        std::vector<uint16_t>* skipped, BindFn bind) -> decltype(bind(address)) {
+  InetAddress candidate = address;
+  for (int attempt = 0;; ++attempt) {
+    auto bound = bind(candidate);
+    if (bound.ok() || ErrnoOf(bound.status()) != EADDRINUSE || address.port() == 0 ||
+        attempt >= port_search || candidate.port() == 65535) {
+      return bound;
+    }
+    if (skipped != nullptr) skipped->push_back(candidate.port());
+    candidate.set_port(candidate.port() + 1);
+  }
+}
 
 }  // namespace switchboard
 

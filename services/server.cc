@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
@@ -48,26 +47,6 @@ ChatOptions ChatOptionsOf(const ServerConfig& config) {
   // A small burst: half a second's worth, at least one, at most ten.
   options.burst = std::clamp(config.chat_rate / 2, 1.0, 10.0);
   return options;
-}
-
-// Binds the chat socket, trying the next ports as ListenWithPortSearch does
-// for TCP.
-absl::StatusOr<std::unique_ptr<ChatService>> BindChatWithPortSearch(
-    EventLoop* loop, const InetAddress& address, const ChatOptions& options, int port_search,
-    std::vector<uint16_t>* skipped) {
-  InetAddress candidate = address;
-  for (int attempt = 0;; ++attempt) {
-    absl::StatusOr<std::unique_ptr<ChatService>> chat =
-        ChatService::Bind(loop, candidate, options);
-    if (chat.ok()) return chat;
-    const bool busy =
-        absl::StrContains(chat.status().message(), std::strerror(EADDRINUSE));
-    if (!busy || address.port() == 0 || attempt >= port_search || candidate.port() == 65535) {
-      return chat.status();
-    }
-    skipped->push_back(candidate.port());
-    candidate.set_port(candidate.port() + 1);
-  }
 }
 
 Framing DefaultFraming(absl::string_view service) {
@@ -264,9 +243,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
     }
     if (name == "chat") {
       std::vector<uint16_t> skipped;
-      absl::StatusOr<std::unique_ptr<ChatService>> chat =
-          BindChatWithPortSearch(main_loop, *address, ChatOptionsOf(config),
-                                 config.port_search, &skipped);
+      absl::StatusOr<std::unique_ptr<ChatService>> chat = BindWithPortSearch(
+          *address, config.port_search, &skipped, [&](const InetAddress& candidate) {
+            return ChatService::Bind(main_loop, candidate, ChatOptionsOf(config));
+          });
       if (!chat.ok()) return ListenError(name, *address, config.port_search, chat.status());
       server->listeners_.push_back(Listener{name, "udp", (*chat)->local_address(), skipped});
       server->chat_ = *std::move(chat);
@@ -276,7 +256,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
     if (!service.ok()) return service.status();
     std::vector<uint16_t> skipped;
     absl::StatusOr<Socket> socket =
-        ListenWithPortSearch(*address, config.port_search, &skipped);
+        BindWithPortSearch(*address, config.port_search, &skipped,
+                           [](const InetAddress& candidate) { return Socket::Listen(candidate); });
     if (!socket.ok()) return ListenError(name, *address, config.port_search, socket.status());
     absl::StatusOr<InetAddress> bound = socket->LocalAddress();
     if (!bound.ok()) return bound.status();

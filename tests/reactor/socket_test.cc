@@ -408,3 +408,84 @@ TEST(SocketPairTest, TcpPairHelperIsConnected) {
 
 }  // namespace
 }  // namespace switchboard
+
+// ---------------------------------------------------------------------------
+// Errors by number, and the port search built on them
+
+namespace switchboard {
+namespace {
+
+TEST(ErrnoStatusTest, KeepsTheNumberBesideTheMessage) {
+  const absl::Status status = ErrnoStatus(EADDRINUSE, "bind");
+  EXPECT_EQ(ErrnoOf(status), EADDRINUSE);
+  EXPECT_EQ(status.code(), absl::ErrnoToStatus(EADDRINUSE, "").code());
+  EXPECT_EQ(status.message(), absl::ErrnoToStatus(EADDRINUSE, "bind").message());
+  EXPECT_EQ(ErrnoOf(absl::OkStatus()), 0);
+  EXPECT_EQ(ErrnoOf(absl::UnavailableError("bind: Address already in use")), 0)
+      << "text that looks like an errno must not count as one";
+}
+
+TEST(SocketErrorsTest, AFailedListenCarriesItsErrno) {
+  absl::StatusOr<Socket> first = Socket::Listen(Address("127.0.0.1", 0));
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<InetAddress> taken = first->LocalAddress();
+  ASSERT_TRUE(taken.ok());
+  absl::StatusOr<Socket> second = Socket::Listen(*taken);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(ErrnoOf(second.status()), EADDRINUSE) << second.status();
+}
+
+TEST(BindWithPortSearchTest, SkipsBusyPortsAndSaysWhichOnes) {
+  // Two adjacent ports held by us; the search must land on the third.
+  std::vector<Socket> held;
+  uint16_t base = 0;
+  for (int tries = 0; tries < 50 && held.size() < 2; ++tries) {
+    held.clear();
+    absl::StatusOr<Socket> a = Socket::Listen(Address("127.0.0.1", 0));
+    ASSERT_TRUE(a.ok());
+    base = a->LocalAddress()->port();
+    if (base >= 65000) continue;
+    absl::StatusOr<Socket> b = Socket::Listen(Address("127.0.0.1", base + 1));
+    if (!b.ok()) continue;
+    held.push_back(*std::move(a));
+    held.push_back(*std::move(b));
+  }
+  ASSERT_EQ(held.size(), 2u) << "found no two adjacent free ports";
+  std::vector<uint16_t> skipped;
+  absl::StatusOr<Socket> found = BindWithPortSearch(
+      Address("127.0.0.1", base), 5, &skipped,
+      [](const InetAddress& candidate) { return Socket::Listen(candidate); });
+  if (!found.ok() && ErrnoOf(found.status()) == EADDRINUSE) {
+    GTEST_SKIP() << "another program took the ports after ours";
+  }
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(skipped, (std::vector<uint16_t>{base, static_cast<uint16_t>(base + 1)}));
+  EXPECT_GT(found->LocalAddress()->port(), base + 1);
+}
+
+TEST(BindWithPortSearchTest, WithoutASearchABusyPortIsTheError) {
+  absl::StatusOr<Socket> held = Socket::Listen(Address("127.0.0.1", 0));
+  ASSERT_TRUE(held.ok());
+  std::vector<uint16_t> skipped;
+  absl::StatusOr<Socket> again = BindWithPortSearch(
+      *held->LocalAddress(), 0, &skipped,
+      [](const InetAddress& candidate) { return Socket::Listen(candidate); });
+  EXPECT_EQ(ErrnoOf(again.status()), EADDRINUSE);
+  EXPECT_TRUE(skipped.empty());
+}
+
+TEST(BindWithPortSearchTest, OtherErrorsAreNotSearchedPast) {
+  int calls = 0;
+  std::vector<uint16_t> skipped;
+  absl::StatusOr<Socket> result = BindWithPortSearch(
+      Address("127.0.0.1", 4000), 10, &skipped, [&calls](const InetAddress&) {
+        ++calls;
+        return absl::StatusOr<Socket>(ErrnoStatus(EACCES, "bind"));
+      });
+  EXPECT_EQ(ErrnoOf(result.status()), EACCES);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(skipped.empty());
+}
+
+}  // namespace
+}  // namespace switchboard
