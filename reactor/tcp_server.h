@@ -3,7 +3,6 @@
 // tcp_server.h: `TcpServer` accepts on one listening socket, hands each
 // connection to an I/O loop round-robin, owns the connections (each on its
 // own loop), logs their life, and enforces the connection limit.
-// `ConnectionLimit` is that limit, shared by every server of a process.
 
 #ifndef SWITCHBOARD_REACTOR_TCP_SERVER_H_
 #define SWITCHBOARD_REACTOR_TCP_SERVER_H_
@@ -17,26 +16,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "reactor/acceptor.h"
+#include "reactor/connection_limit.h"
 #include "reactor/event_loop.h"
 #include "reactor/event_loop_pool.h"
 #include "reactor/tcp_connection.h"
 
 namespace switchboard {
-
-// Counts open connections across servers. Thread-safe.
-class ConnectionLimit {
- public:
-  explicit ConnectionLimit(int max) : max_(max) {}
-  // Takes a slot; false when all are taken.
-  bool TryAcquire();
-  void Release() { open_.fetch_sub(1, std::memory_order_relaxed); }
-  int open() const { return open_.load(std::memory_order_relaxed); }
-  int max() const { return max_; }
-
- private:
-  const int max_;
-  std::atomic<int> open_{0};
-};
 
 struct TcpServerOptions {
   std::string name = "tcp";  // the service's name, for log lines

@@ -17,7 +17,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "reactor/socket.h"
-#include "reactor/tcp_server.h"
+#include "reactor/connection_limit.h"
 #include "reactor/wakeup.h"
 #include "services/models/blocking_connection.h"
 #include "services/service.h"

@@ -14,7 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "reactor/socket.h"
-#include "reactor/tcp_server.h"
+#include "reactor/connection_limit.h"
 #include "services/models/blocking_connection.h"
 #include "services/models/blocking_server.h"
 #include "services/service.h"
