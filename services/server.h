@@ -1,9 +1,10 @@
 // Copyright Switchboard authors.
 //
 // server.h: `Server` assembles a running Switchboard from a `ServerConfig`:
-// the listeners (with port search) and, per --model, what serves them (the
-// reactor's I/O loops, worker pool and one ServiceHost per service, or one
-// blocking host per service); and it shuts them down in order.
+// it makes the services the service table names, binds their listeners
+// (with port search), hands the TCP ones to the TcpHosting of the --model,
+// binds the UDP chat on the main loop, and shuts them down in order. It
+// only wires: how a model serves connections lives in its hosting.
 
 #ifndef SWITCHBOARD_SERVICES_SERVER_H_
 #define SWITCHBOARD_SERVICES_SERVER_H_
@@ -18,25 +19,22 @@
 #include "absl/time/time.h"
 #include "reactor/clock.h"
 #include "reactor/codec.h"
+#include "reactor/connection_limit.h"
 #include "reactor/event_loop.h"
-#include "reactor/event_loop_pool.h"
 #include "reactor/poller.h"
-#include "reactor/tcp_server.h"
 #include "reactor/thread_pool.h"
 #include "services/auth/failure_limiter.h"
 #include "services/auth/password_hasher.h"
-#include "services/models/blocking_server.h"
 #include "services/chat/chat_service.h"
 #include "services/service.h"
 #include "services/service_host.h"
+#include "services/service_table.h"
 #include "services/store/store.h"
+#include "services/tcp_hosting.h"
 
 namespace switchboard {
 
 inline constexpr char kVersion[] = "0.1.0";
-
-// Every service name Switchboard knows, in the default order.
-const std::vector<std::string>& KnownServices();
 
 // --model: the design that serves the TCP services.
 enum class ServerModel {
@@ -112,25 +110,16 @@ class Server {
  private:
   Server(const ServerConfig& config, EventLoop* main_loop, const Clock* calendar);
 
-  // A TCP service and what runs it: `host` and `tcp` under the reactor
-  // model, `blocking` under the other two.
-  struct Hosted {
-    std::string name;
-    std::unique_ptr<Service> service;
-    std::unique_ptr<ServiceHost> host;
-    std::unique_ptr<TcpServer> tcp;
-    std::unique_ptr<BlockingServer> blocking;
-  };
-
-  // Opens what the identity and auth services share, when either runs.
-  absl::Status OpenStore();
-  absl::StatusOr<std::unique_ptr<Service>> MakeService(absl::string_view name);
+  // Opens what the services asked for in the table share (the store, the
+  // password hasher and failure limiter), when any of them runs.
+  absl::Status OpenResources();
+  // Makes each service and binds its listener; the TCP ones are returned
+  // for the hosting, the chat is bound on the main loop.
+  absl::StatusOr<std::vector<ListeningService>> BindServices();
+  // The TcpHosting of config.model.
+  absl::Status Host(std::vector<ListeningService> services);
   // Drops expired sessions, on the worker pool; runs hourly.
   void PurgeExpiredSessions();
-  // Create's last step under the blocking models: a host per service.
-  absl::Status HostBlocking(std::vector<Socket> sockets);
-  // Shutdown's steps under the blocking models.
-  void ShutdownBlocking();
 
   const ServerConfig config_;
   EventLoop* const main_loop_;
@@ -141,9 +130,11 @@ class Server {
   std::unique_ptr<Store> store_;
   std::unique_ptr<PasswordHasher> hasher_;
   std::unique_ptr<FailureLimiter> limiter_;
-  std::unique_ptr<EventLoopPool> io_loops_;
+  std::vector<std::unique_ptr<Service>> services_;
+  // Runs the sessions that may block (reactor model) and the store's
+  // sweeps; null when nothing needs it.
   std::unique_ptr<ThreadPool> workers_;
-  std::vector<Hosted> hosted_;
+  std::unique_ptr<TcpHosting> hosting_;
   // The UDP chat room, on the main loop under every model (cheap work; it
   // keeps the I/O threads, or the connection threads, for TCP).
   std::unique_ptr<ChatService> chat_;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -21,6 +22,7 @@
 #include "glog/logging.h"
 #include "reactor/event_loop.h"
 #include "services/server.h"
+#include "services/service_table.h"
 
 DEFINE_string(host, "127.0.0.1",
               "Address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 "
@@ -100,13 +102,24 @@ ServerConfig ConfigFromFlags() {
   for (absl::string_view name : absl::StrSplit(FLAGS_services, ',')) {
     config.services.emplace_back(name);
   }
-  config.ports = {{"echo", FLAGS_echo_port},
-                  {"identity", FLAGS_identity_port},
-                  {"auth", FLAGS_auth_port},
-                  {"chat", FLAGS_chat_port}};
-  config.framings = {{"echo", FramingFlag("echo_framing", FLAGS_echo_framing)},
-                     {"identity", FramingFlag("identity_framing", FLAGS_identity_framing)},
-                     {"auth", FramingFlag("auth_framing", FLAGS_auth_framing)}};
+  // Each row of the service table has --<name>_port, and --<name>_framing
+  // when it takes one; they are read by name, so the table is the one list.
+  for (const ServiceSpec& spec : ServiceTable()) {
+    const std::string port_flag = absl::StrCat(spec.name, "_port");
+    std::string value;
+    int port = 0;
+    if (!gflags::GetCommandLineOption(port_flag.c_str(), &value) ||
+        !absl::SimpleAtoi(value, &port)) {
+      FailStartup(absl::StrCat("--", port_flag, " is not defined"));
+    }
+    config.ports[spec.name] = port;
+    if (spec.framings.empty()) continue;
+    const std::string framing_flag = absl::StrCat(spec.name, "_framing");
+    if (!gflags::GetCommandLineOption(framing_flag.c_str(), &value)) {
+      FailStartup(absl::StrCat("--", framing_flag, " is not defined"));
+    }
+    config.framings[spec.name] = FramingFlag(framing_flag.c_str(), value);
+  }
   config.port_search = FLAGS_port_search;
   config.io_threads = FLAGS_io_threads;
   config.workers = FLAGS_workers;
