@@ -145,7 +145,9 @@ TEST_P(UdpBurstTest, DrainsTheWholeBurstInOrderWithinTheWakeUpBound) {
   ASSERT_TRUE(holding->WaitForNotificationWithTimeout(kTimeout));
   constexpr uint32_t kBurst = 200;
   Client client;
-  for (uint32_t i = 0; i < kBurst; ++i) client.SendTo(server.Target("127.0.0.1"), Numbered(i, 8 + i % 50));
+  for (uint32_t i = 0; i < kBurst; ++i) {
+    client.SendTo(server.Target("127.0.0.1"), Numbered(i, 8 + i % 50));
+  }
   release->Notify();
 
   ASSERT_TRUE(server.inbox().WaitFor(kBurst)) << "only " << server.inbox().Get().size()
