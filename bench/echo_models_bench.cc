@@ -45,6 +45,10 @@
 // model this build does not have yet) is skipped with a message saying so;
 // skip messages start with "skipped:" and do not change the exit status.
 //
+// The JSON context names what was run, in order, for bench/report.py:
+// echo_models_designs ("name=label;...", the label being the server flags)
+// and echo_models_loads ("CONNECTIONSxDEPTH,...").
+//
 // By default (--pin) the load generator runs on the first CPU this program
 // may use and the server on the others, so that they never compete for a
 // CPU and every case places them alike.
@@ -118,6 +122,7 @@ constexpr size_t kMessageSize = 1024;
 
 struct Design {
   std::string name;
+  std::string label;               // in the report's tables: the server flags
   std::string binary;              // runfiles path
   std::vector<std::string> flags;  // after the binary
   bool one_connection_only = false;
@@ -331,19 +336,44 @@ std::string PinCpus(Settings& settings) {
 std::vector<Design> Designs() {
   const std::vector<std::string> common = {"--services=echo", "--echo_port=0",
                                            "--io_threads=1", "--minloglevel=1"};
-  auto server = [&common](std::string name, std::vector<std::string> model_flags,
-                          bool one_connection_only) {
-    Design design{std::move(name), "services/server", common, one_connection_only};
+  auto server = [&common](std::string name, std::string label,
+                          std::vector<std::string> model_flags, bool one_connection_only) {
+    Design design{std::move(name), std::move(label), "services/server", common,
+                  one_connection_only};
     design.flags.insert(design.flags.end(), model_flags.begin(), model_flags.end());
     return design;
   };
   return {
-      Design{"reference", "bench/reference_echo_main", {}, false},
-      server("reactor_auto", {"--model=reactor", "--dispatch=auto"}, false),
-      server("reactor_pool", {"--model=reactor", "--dispatch=pool"}, false),
-      server("blocking", {"--model=blocking"}, false),
-      server("iterative", {"--model=iterative"}, true),
+      Design{"reference", "reference loop", "bench/reference_echo_main", {}, false},
+      server("reactor_auto", "reactor, dispatch=auto", {"--model=reactor", "--dispatch=auto"},
+             false),
+      server("reactor_pool", "reactor, dispatch=pool", {"--model=reactor", "--dispatch=pool"},
+             false),
+      server("blocking", "blocking", {"--model=blocking"}, false),
+      server("iterative", "iterative", {"--model=iterative"}, true),
   };
+}
+
+// Puts "echo_models_designs" ("name=label;...") and "echo_models_loads"
+// ("CONNECTIONSxDEPTH,...") into the JSON context, both in the order run.
+// InvalidArgument for a design that the format cannot carry.
+absl::Status AddDescriptionToContext(
+    const std::vector<std::pair<Design, std::string>>& designs,
+    const std::vector<Load>& loads) {
+  std::vector<std::string> named;
+  for (const auto& [design, path] : designs) {
+    // ';' separates the designs and the first '=' ends the name.
+    if (absl::StrContains(design.label, ';') || absl::StrContains(design.name, '=')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("design '", design.name, "': no '=' in a name, no ';' in a label"));
+    }
+    named.push_back(absl::StrCat(design.name, "=", design.label));
+  }
+  std::vector<std::string> shapes;
+  for (const Load& load : loads) shapes.push_back(absl::StrCat(load.connections, "x", load.depth));
+  benchmark::AddCustomContext("echo_models_designs", absl::StrJoin(named, ";"));
+  benchmark::AddCustomContext("echo_models_loads", absl::StrJoin(shapes, ","));
+  return absl::OkStatus();
 }
 
 int Main(int argc, char** argv) {
@@ -408,6 +438,13 @@ int Main(int argc, char** argv) {
   benchmark::AddCustomContext("echo_models_warmup", absl::FormatDuration(settings.warmup));
   benchmark::AddCustomContext("echo_models_message_bytes", absl::StrCat(kMessageSize));
   benchmark::AddCustomContext("echo_models_cpus", cpus);
+  // What this run is made of, for bench/report.py (report_lib.py reads these
+  // two keys): a design or load added here reaches the report without a
+  // second list there to keep in step.
+  if (const absl::Status described = AddDescriptionToContext(designs, loads); !described.ok()) {
+    std::cerr << "echo_models_bench: " << described.message() << std::endl;
+    return 1;
+  }
   return RunBenchmarksForExitStatus("echo_models_bench");
 }
 

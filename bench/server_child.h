@@ -2,12 +2,14 @@
 //
 // server_child.h: what the benchmarks that measure the real server binary
 // share. They start //services:server (or bench:reference_echo_main) as a
-// child process found in their runfiles, learn its port from its
-// "listening echo tcp HOST:PORT" line, and stop it with SIGTERM:
+// child process (//process:child_process) found in their runfiles, learn its
+// port from its "listening echo tcp HOST:PORT" line, and stop it with
+// SIGTERM:
 //
 //   RunfilesRoots / FindRunfile   where `bazel run`, `bazel test` or a run
 //                                 straight from bazel-bin put the binaries
-//   ServerChild                   the server as a child process
+//   ServerChild                   the server as a child process, started
+//                                 and stopped with the benchmarks' limits
 //   PinSelfToFirstCpu             this process on one CPU, the server on
 //                                 the others
 //   RaiseDescriptorLimit          RLIMIT_NOFILE soft limit up to the hard one
@@ -25,12 +27,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "process/child_process.h"
 
 namespace switchboard {
 
@@ -53,9 +57,8 @@ absl::StatusOr<std::string> FindRunfile(const std::vector<std::string>& roots,
                                         absl::string_view path,
                                         absl::string_view how_to_run = "");
 
-// A server started with fork/exec: stdout through a pipe (for its
-// "listening" line), stderr into an unlinked temporary file (so that a log
-// nobody reads never blocks it, and its start-up error can be shown).
+// A server started as a ChildProcess (stdin /dev/null; its stderr kept to
+// show its start-up error), waited for until it announces its port.
 class ServerChild {
  public:
   // How long a server may take to announce its port, and to exit on
@@ -72,10 +75,8 @@ class ServerChild {
 
   ServerChild(const ServerChild&) = delete;
   ServerChild& operator=(const ServerChild&) = delete;
-  // Kills and reaps the child if it still runs.
-  ~ServerChild();
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_.pid(); }
   uint16_t port() const { return port_; }
 
   // SIGTERM, then waits; an error unless it exited 0 within kStopTimeout
@@ -83,21 +84,16 @@ class ServerChild {
   absl::Status Stop();
 
   // Whether the child has not exited yet (reaps it if it has).
-  bool Running();
+  bool Running() { return process_.Running(); }
 
   // The first `limit` bytes the child wrote to stderr, on one line.
   std::string StderrExcerpt(size_t limit = 400) const;
 
  private:
-  ServerChild() = default;
-  // The exit status (128 + n for signal n), waiting at most `timeout`.
-  std::optional<int> Wait(absl::Duration timeout);
+  explicit ServerChild(ChildProcess process) : process_(std::move(process)) {}
 
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  int stderr_fd_ = -1;
+  ChildProcess process_;  // killed and reaped on destruction if still running
   uint16_t port_ = 0;
-  std::optional<int> status_;
 };
 
 // With at least two CPUs allowed: pins this process (and the threads it

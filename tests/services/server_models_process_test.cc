@@ -21,6 +21,7 @@
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "process/child_process.h"
 #include "reactor/socket.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/loopback.h"
@@ -30,7 +31,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::ChildProcess;
 using testing::ConnectTo;
 using testing::Echo;
 using testing::RunfilePath;
