@@ -2,9 +2,9 @@
 
 #include "services/service_table.h"
 
-#include "services/auth_service.h"
-#include "services/echo_service.h"
-#include "services/identity_service.h"
+#include "services/auth/auth_service.h"
+#include "services/echo/echo_service.h"
+#include "services/identity/identity_service.h"
 
 namespace switchboard {
 namespace {

@@ -4,7 +4,7 @@
 // server on a real SQLite file, with a fake clock for session expiry and
 // the failure limit (no sleeping).
 
-#include "services/auth_service.h"
+#include "services/auth/auth_service.h"
 
 #include <dirent.h>
 

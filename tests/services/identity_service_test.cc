@@ -5,7 +5,7 @@
 // FORGET, exit, bad names and bad input, IPv4 addresses as keys, and
 // length framing.
 
-#include "services/identity_service.h"
+#include "services/identity/identity_service.h"
 
 #include <string>
 

@@ -25,7 +25,7 @@
 #include "reactor/socket.h"
 #include "reactor/tcp_server.h"
 #include "reactor/thread_pool.h"
-#include "services/echo_service.h"
+#include "services/echo/echo_service.h"
 #include "tests/testing/loop_thread.h"
 
 namespace switchboard {

@@ -7,8 +7,8 @@
 // as hashes; failed logins are limited per user and per address. Hashing
 // and the store block, so every call runs on the worker pool.
 
-#ifndef SWITCHBOARD_SERVICES_AUTH_SERVICE_H_
-#define SWITCHBOARD_SERVICES_AUTH_SERVICE_H_
+#ifndef SWITCHBOARD_SERVICES_AUTH_AUTH_SERVICE_H_
+#define SWITCHBOARD_SERVICES_AUTH_AUTH_SERVICE_H_
 
 #include <memory>
 
@@ -47,4 +47,4 @@ class AuthService final : public Service {
 
 }  // namespace switchboard
 
-#endif  // SWITCHBOARD_SERVICES_AUTH_SERVICE_H_
+#endif  // SWITCHBOARD_SERVICES_AUTH_AUTH_SERVICE_H_

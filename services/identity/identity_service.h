@@ -5,8 +5,8 @@
 // (the reply goes out after the commit). Then NAME renames, FORGET forgets,
 // exit ends. Every call may touch the store, so it runs on the worker pool.
 
-#ifndef SWITCHBOARD_SERVICES_IDENTITY_SERVICE_H_
-#define SWITCHBOARD_SERVICES_IDENTITY_SERVICE_H_
+#ifndef SWITCHBOARD_SERVICES_IDENTITY_IDENTITY_SERVICE_H_
+#define SWITCHBOARD_SERVICES_IDENTITY_IDENTITY_SERVICE_H_
 
 #include <memory>
 
@@ -31,4 +31,4 @@ class IdentityService final : public Service {
 
 }  // namespace switchboard
 
-#endif  // SWITCHBOARD_SERVICES_IDENTITY_SERVICE_H_
+#endif  // SWITCHBOARD_SERVICES_IDENTITY_IDENTITY_SERVICE_H_

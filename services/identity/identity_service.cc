@@ -1,6 +1,6 @@
 // Copyright Switchboard authors.
 
-#include "services/identity_service.h"
+#include "services/identity/identity_service.h"
 
 #include <optional>
 #include <string>

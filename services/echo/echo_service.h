@@ -5,8 +5,8 @@
 // ignored) is echoed and ends the session; in raw framing the line may be
 // split over several portions.
 
-#ifndef SWITCHBOARD_SERVICES_ECHO_SERVICE_H_
-#define SWITCHBOARD_SERVICES_ECHO_SERVICE_H_
+#ifndef SWITCHBOARD_SERVICES_ECHO_ECHO_SERVICE_H_
+#define SWITCHBOARD_SERVICES_ECHO_ECHO_SERVICE_H_
 
 #include "services/service.h"
 
@@ -37,4 +37,4 @@ class ExitLineDetector {
 
 }  // namespace switchboard
 
-#endif  // SWITCHBOARD_SERVICES_ECHO_SERVICE_H_
+#endif  // SWITCHBOARD_SERVICES_ECHO_ECHO_SERVICE_H_

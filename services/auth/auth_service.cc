@@ -1,6 +1,6 @@
 // Copyright Switchboard authors.
 
-#include "services/auth_service.h"
+#include "services/auth/auth_service.h"
 
 #include <sodium.h>
 

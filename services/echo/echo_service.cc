@@ -1,6 +1,6 @@
 // Copyright Switchboard authors.
 
-#include "services/echo_service.h"
+#include "services/echo/echo_service.h"
 
 #include <algorithm>
 #include <cstring>
