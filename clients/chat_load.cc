@@ -15,7 +15,7 @@ namespace {
 
 constexpr absl::string_view kAlphabet =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-constexpr size_t kPatternPeriod = 61;  // a prime: see stream_load.cc
+constexpr size_t kPatternPeriod = 61;  // a prime: see echo_pattern.cc
 constexpr uint64_t kPatternShift = 7;
 constexpr char kHex[] = "0123456789abcdef";
 
