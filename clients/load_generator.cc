@@ -91,33 +91,33 @@ absl::string_view LoadErrorKindName(LoadErrorKind kind) {
 
 uint64_t LoadErrors::total() const {
   uint64_t sum = 0;
-  for (uint64_t n : counts) sum += n;
+  for (uint64_t n : counts_) sum += n;
   return sum;
 }
 
 void LoadErrors::Add(LoadErrorKind kind, absl::string_view description) {
-  const int i = static_cast<int>(kind);
-  if (counts[i]++ == 0) first[i] = std::string(description);
+  const size_t i = Index(kind);
+  if (counts_[i]++ == 0) first_[i] = std::string(description);
 }
 
 void LoadErrors::AddRejection(absl::string_view reply, absl::string_view description) {
   Add(LoadErrorKind::kRejected, description);
   // "ERR 429 slow down" -> "ERR 429".
   const absl::string_view code = reply.substr(0, reply.find(' ', reply.find(' ') + 1));
-  auto it = rejected_by_code.find(code);
-  if (it == rejected_by_code.end()) {
-    rejected_by_code.emplace(std::string(code), 1);
+  auto it = rejected_by_code_.find(code);
+  if (it == rejected_by_code_.end()) {
+    rejected_by_code_.emplace(std::string(code), 1);
   } else {
     ++it->second;
   }
 }
 
 void LoadErrors::Merge(const LoadErrors& other) {
-  for (int i = 0; i < kLoadErrorKinds; ++i) {
-    if (counts[i] == 0 && other.counts[i] != 0) first[i] = other.first[i];
-    counts[i] += other.counts[i];
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] == 0 && other.counts_[i] != 0) first_[i] = other.first_[i];
+    counts_[i] += other.counts_[i];
   }
-  for (const auto& [code, count] : other.rejected_by_code) rejected_by_code[code] += count;
+  for (const auto& [code, count] : other.rejected_by_code_) rejected_by_code_[code] += count;
 }
 
 // ---------------------------------------------------------------- LoadResults
@@ -485,14 +485,13 @@ absl::StatusOr<LoadResults> LoadGenerator::Run(const ProgressCallback& progress)
         std::string why;
         for (LoadErrorKind kind :
              {LoadErrorKind::kConnect, LoadErrorKind::kTimeout, LoadErrorKind::kRejected}) {
-          if (why.empty()) why = results.errors.first[static_cast<int>(kind)];
+          if (why.empty()) why = results.errors.first(kind);
         }
         results.stopped_because = why.empty() ? "no member could join the room"
                                               : absl::StrCat("no member could join the room (",
                                                              why, ")");
       } else {
-        const std::string& why =
-            results.errors.first[static_cast<int>(LoadErrorKind::kConnect)];
+        const std::string& why = results.errors.first(LoadErrorKind::kConnect);
         results.stopped_because =
             why.empty() ? "no connection could be opened"
                         : absl::StrCat("no connection could be opened (", why, ")");

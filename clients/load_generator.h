@@ -154,26 +154,41 @@ enum class LoadErrorKind {
   kRejected,  // chat: the server answered with `ERR <code> <reason>`
 };
 inline constexpr int kLoadErrorKinds = 6;
+// Every kind, in the order reports list them.
+inline constexpr std::array<LoadErrorKind, kLoadErrorKinds> kAllLoadErrorKinds = {
+    LoadErrorKind::kConnect, LoadErrorKind::kMismatch, LoadErrorKind::kReset,
+    LoadErrorKind::kClosed,  LoadErrorKind::kTimeout,  LoadErrorKind::kRejected,
+};
 
 // "connect", "mismatch", "reset", "closed", "timeout", "rejected".
 absl::string_view LoadErrorKindName(LoadErrorKind kind);
 
 // Errors by kind, each with a description of its first occurrence.
-struct LoadErrors {
-  std::array<uint64_t, kLoadErrorKinds> counts{};
-  std::array<std::string, kLoadErrorKinds> first;
-
-  // kRejected again, by the reply's first two words ("ERR 429").
-  std::map<std::string, uint64_t, std::less<>> rejected_by_code;
-
-  uint64_t count(LoadErrorKind kind) const { return counts[static_cast<int>(kind)]; }
+class LoadErrors {
+ public:
+  uint64_t count(LoadErrorKind kind) const { return counts_[Index(kind)]; }
+  // The description of the first error of `kind` ("" when there was none,
+  // or it came without one).
+  const std::string& first(LoadErrorKind kind) const { return first_[Index(kind)]; }
   uint64_t total() const;
+  // kRejected again, by the reply's first two words ("ERR 429").
+  const std::map<std::string, uint64_t, std::less<>>& rejected_by_code() const {
+    return rejected_by_code_;
+  }
+
   // Counts one error of `kind`; `description` is kept if it is the first.
   void Add(LoadErrorKind kind, absl::string_view description);
   // Counts one kRejected error for the server's reply `reply` ("ERR <code>
   // ..."), by its code too; `description` is kept if it is the first.
   void AddRejection(absl::string_view reply, absl::string_view description);
   void Merge(const LoadErrors& other);
+
+ private:
+  static size_t Index(LoadErrorKind kind) { return static_cast<size_t>(kind); }
+
+  std::array<uint64_t, kLoadErrorKinds> counts_{};
+  std::array<std::string, kLoadErrorKinds> first_;
+  std::map<std::string, uint64_t, std::less<>> rejected_by_code_;
 };
 
 // What the progress callback receives, once per progress_interval.
