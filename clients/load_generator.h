@@ -244,6 +244,7 @@ struct LoadResults {
   bool ok() const { return completed && errors.total() == 0; }
 };
 
+class Clock;
 class LoadThread;
 
 // Runs one load. Run() from one thread; Stop() from any.
@@ -269,8 +270,21 @@ class LoadGenerator {
 
  private:
   friend class LoadThread;
+  struct RunState;  // what Run's steps share
+  struct WakeUp;
+
   // Called by each load thread as it finishes.
   void ThreadFinished();
+
+  // The steps of Run, in order: start the threads, supervise the run
+  // (window, progress, stop), collect the figures.
+  absl::Status StartThreads(RunState* run);
+  void Supervise(const ProgressCallback& progress, RunState* run);
+  WakeUp WaitForWake(const RunState& run, Clock* clock) ABSL_LOCKS_EXCLUDED(mutex_);
+  std::optional<absl::Duration> ReadServerCpu(RunState* run);
+  void EndWindow(absl::Time at, RunState* run);
+  void ReportProgress(absl::Time now, const ProgressCallback& progress, RunState* run);
+  void CollectResults(RunState* run);
 
   const LoadConfig config_;
   std::vector<std::unique_ptr<LoadThread>> threads_;
