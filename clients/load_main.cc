@@ -146,16 +146,8 @@ bool FlagIsDefault(const char* name) {
   return gflags::GetCommandLineFlagInfoOrDie(name).is_default;
 }
 
-LoadConfig ConfigFromFlags() {
-  absl::StatusOr<LoadScenario> scenario = ParseLoadScenario(FLAGS_scenario);
-  if (!scenario.ok()) {
-    BadFlag(kProgram, absl::StrCat("--scenario: ", scenario.status().message()));
-  }
-  LoadConfig config;
-  config.scenario = *scenario;
-  std::string host;
-  uint16_t port = 0;
-  ParseTarget(FLAGS_target, &host, &port);
+// The flags that are counts and rates, each on its own.
+void CheckNumberFlags() {
   if (FLAGS_connections < 1) BadFlag(kProgram, "--connections must be at least 1");
   if (FLAGS_threads < 1) BadFlag(kProgram, "--threads must be at least 1");
   if (FLAGS_depth < 1) BadFlag(kProgram, "--depth must be at least 1");
@@ -167,6 +159,29 @@ LoadConfig ConfigFromFlags() {
     BadFlag(kProgram, "--connect_rate must be 0 or more");
   }
   if (FLAGS_server_pid < 0) BadFlag(kProgram, "--server_pid must be a process id");
+}
+
+// --poller, when given: a poller this platform has.
+PollerKind PollerFromFlag() {
+  absl::StatusOr<PollerKind> poller = ParsePollerKind(FLAGS_poller);
+  if (!poller.ok()) BadFlag(kProgram, absl::StrCat("--poller: ", poller.status().message()));
+  if (!PollerAvailable(*poller)) {
+    BadFlag(kProgram, absl::StrCat("--poller=", FLAGS_poller, ": not on this platform"));
+  }
+  return *poller;
+}
+
+LoadConfig ConfigFromFlags() {
+  absl::StatusOr<LoadScenario> scenario = ParseLoadScenario(FLAGS_scenario);
+  if (!scenario.ok()) {
+    BadFlag(kProgram, absl::StrCat("--scenario: ", scenario.status().message()));
+  }
+  LoadConfig config;
+  config.scenario = *scenario;
+  std::string host;
+  uint16_t port = 0;
+  ParseTarget(FLAGS_target, &host, &port);
+  CheckNumberFlags();
   absl::StatusOr<Framing> framing = ParseFraming(FLAGS_framing);
   if (!framing.ok()) {
     BadFlag(kProgram, absl::StrCat("--framing: ", framing.status().message()));
@@ -197,14 +212,7 @@ LoadConfig ConfigFromFlags() {
   config.framing = *framing;
   config.threads = FLAGS_threads;
   config.server_pid = FLAGS_server_pid;
-  if (!FLAGS_poller.empty()) {
-    absl::StatusOr<PollerKind> poller = ParsePollerKind(FLAGS_poller);
-    if (!poller.ok()) BadFlag(kProgram, absl::StrCat("--poller: ", poller.status().message()));
-    if (!PollerAvailable(*poller)) {
-      BadFlag(kProgram, absl::StrCat("--poller=", FLAGS_poller, ": not on this platform"));
-    }
-    config.poller = *poller;
-  }
+  if (!FLAGS_poller.empty()) config.poller = PollerFromFlag();
   if (config.server_pid > 0) {
     if (absl::StatusOr<absl::Duration> cpu = ProcessCpuTime(config.server_pid); !cpu.ok()) {
       BadFlag(kProgram,
@@ -263,7 +271,9 @@ class ProgressPrinter {
   size_t last_width_ = 0;
 };
 
-int Main(int argc, char** argv) {
+// Parses the command line (--help and the like exit here, status 0; a bad
+// flag exits with status 2) and sets up logging.
+void ParseFlags(int* argc, char*** argv) {
   static bool showing_help = false;
   google::gflags_exitfunc = [](int status) {
     std::exit(status == 0 || showing_help ? 0 : kUsageError);
@@ -282,14 +292,44 @@ int Main(int argc, char** argv) {
       "       receive. Summary: sent/s, deliveries/s, loss, latency from each message's\n"
       "       due time to each receipt. The server allows --chat_rate (20) per member.\n"
       "--target keeps the echo default for every scenario: point it at the service.");
-  gflags::ParseCommandLineNonHelpFlags(&argc, &argv, true);
+  gflags::ParseCommandLineNonHelpFlags(argc, argv, true);
   showing_help = true;
   gflags::HandleCommandLineHelpFlags();  // exits after --help and the like
   showing_help = false;
-  if (argc > 1) BadFlag(kProgram, absl::StrCat("unexpected argument '", argv[1], "'"));
+  if (*argc > 1) BadFlag(kProgram, absl::StrCat("unexpected argument '", (*argv)[1], "'"));
   if (gflags::GetCommandLineFlagInfoOrDie("log_dir").is_default) FLAGS_logtostderr = true;
-  google::InitGoogleLogging(argv[0]);
+  google::InitGoogleLogging((*argv)[0]);
+}
 
+// Prints the summary of a run (or why it could not run) and returns the
+// exit status.
+int PrintResults(const absl::StatusOr<LoadResults>& results) {
+  if (!results.ok()) {
+    std::cerr << "load: " << results.status().message() << std::endl;
+    return kLoadFailed;
+  }
+  if (FLAGS_json) {
+    std::printf("%s\n", JsonSummary(*results).c_str());
+  } else {
+    std::string summary = TextSummary(*results);
+    // The first line repeats the one printed at the start.
+    summary.erase(0, summary.find('\n') + 1);
+    std::fputs(summary.c_str(), stdout);
+  }
+  std::fflush(stdout);
+  if (!results->completed && !results->interrupted) {
+    std::cerr << "load: " << results->stopped_because << std::endl;
+  }
+  if (results->errors.total() != 0) {
+    std::cerr << "load: " << results->errors.total() << " error(s)" << std::endl;
+  }
+  if (results->errors.total() != 0) return kLoadFailed;
+  if (results->interrupted) return kInterrupted;
+  return results->ok() ? 0 : kLoadFailed;
+}
+
+int Main(int argc, char** argv) {
+  ParseFlags(&argc, &argv);
   const LoadConfig config = ConfigFromFlags();
   EnsureDescriptors(config.connections);
   if (config.scenario == LoadScenario::kChat &&
@@ -332,28 +372,7 @@ int Main(int argc, char** argv) {
   done.store(true);
   signal_watcher.join();
   printer.Finish();
-  if (!results.ok()) {
-    std::cerr << "load: " << results.status().message() << std::endl;
-    return kLoadFailed;
-  }
-  if (FLAGS_json) {
-    std::printf("%s\n", JsonSummary(*results).c_str());
-  } else {
-    std::string summary = TextSummary(*results);
-    // The first line repeats the one printed at the start.
-    summary.erase(0, summary.find('\n') + 1);
-    std::fputs(summary.c_str(), stdout);
-  }
-  std::fflush(stdout);
-  if (!results->completed && !results->interrupted) {
-    std::cerr << "load: " << results->stopped_because << std::endl;
-  }
-  if (results->errors.total() != 0) {
-    std::cerr << "load: " << results->errors.total() << " error(s)" << std::endl;
-  }
-  if (results->errors.total() != 0) return kLoadFailed;
-  if (results->interrupted) return kInterrupted;
-  return results->ok() ? 0 : kLoadFailed;
+  return PrintResults(results);
 }
 
 }  // namespace
