@@ -83,7 +83,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -92,6 +91,7 @@
 #include "benchmark/benchmark.h"
 #include "clients/latency_histogram.h"
 #include "clients/load_generator.h"
+#include "clients/load_report.h"
 #include "gflags/gflags.h"
 #include "reactor/codec.h"
 #include "reactor/inet_address.h"
@@ -159,18 +159,6 @@ double SelfCpuSeconds() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
 }
 
-std::string DescribeErrors(const LoadErrors& errors) {
-  std::vector<std::string> parts;
-  for (int i = 0; i < kLoadErrorKinds; ++i) {
-    if (errors.counts[i] == 0) continue;
-    const LoadErrorKind kind = static_cast<LoadErrorKind>(i);
-    parts.push_back(absl::StrCat(errors.counts[i], " ", LoadErrorKindName(kind),
-                                 errors.first[i].empty() ? "" : " (first: ",
-                                 errors.first[i], errors.first[i].empty() ? "" : ")"));
-  }
-  return absl::StrJoin(parts, ", ");
-}
-
 void RunCase(benchmark::State& state, const Design& design, const std::string& binary,
              const Load& load, const Settings& settings) {
   for (auto _ : state) {
@@ -228,12 +216,12 @@ void RunCase(benchmark::State& state, const Design& design, const std::string& b
     if (!r.completed) {
       EndCase(state, absl::StrCat("the load stopped early: ", r.stopped_because,
                                   r.errors.total() ? "; errors: " : "",
-                                  DescribeErrors(r.errors)));
+                                  DescribeLoadErrors(r.errors)));
       break;
     }
     if (r.errors.total() != 0) {
       EndCase(state,
-              absl::StrCat(r.errors.total(), " load error(s): ", DescribeErrors(r.errors)));
+              absl::StrCat(r.errors.total(), " load error(s): ", DescribeLoadErrors(r.errors)));
       break;
     }
     if (!stopped.ok()) {
