@@ -93,6 +93,7 @@
 #include "clients/load_generator.h"
 #include "clients/load_report.h"
 #include "gflags/gflags.h"
+#include "process/flags.h"
 #include "reactor/codec.h"
 #include "reactor/inet_address.h"
 
@@ -114,6 +115,7 @@ DEFINE_bool(quick, false,
 namespace switchboard {
 namespace {
 
+constexpr absl::string_view kProgram = "echo_models_bench";
 constexpr size_t kMessageSize = 1024;
 
 struct Design {
@@ -282,9 +284,7 @@ absl::Duration DurationSetting(const char* flag_name, const std::string& flag_va
   if (text.empty()) return fallback;
   absl::Duration value;
   if (!absl::ParseDuration(text, &value) || value < absl::ZeroDuration()) {
-    std::cerr << "echo_models_bench: " << source << "=" << text
-              << " is not a duration (examples: 2s, 500ms)" << std::endl;
-    std::exit(2);
+    BadFlag(kProgram, absl::StrCat(source, "=", text, " is not a duration (examples: 2s, 500ms)"));
   }
   return value;
 }
@@ -298,8 +298,7 @@ Settings SettingsFromFlags() {
   settings.warmup = DurationSetting("warmup", FLAGS_warmup, "ECHO_MODELS_WARMUP",
                                     quick ? absl::Milliseconds(100) : absl::Milliseconds(500));
   if (settings.duration <= absl::ZeroDuration()) {
-    std::cerr << "echo_models_bench: the window must be longer than 0" << std::endl;
-    std::exit(2);
+    BadFlag(kProgram, "the window must be longer than 0");
   }
   return settings;
 }
@@ -340,11 +339,9 @@ int Main(int argc, char** argv) {
       "echo_models_bench [--quick] [--duration=2s] [--warmup=500ms] [--benchmark_...]");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   if (argc > 1) {
-    std::cerr << "echo_models_bench: unexpected argument '" << argv[1]
-              << "' (flags: --quick, --duration, --warmup, and Google Benchmark's "
-                 "--benchmark_*)"
-              << std::endl;
-    return 2;
+    BadFlag(kProgram, absl::StrCat("unexpected argument '", argv[1],
+                                   "' (flags: --quick, --duration, --warmup, and Google "
+                                   "Benchmark's --benchmark_*)"));
   }
   Settings settings = SettingsFromFlags();
   const std::string cpus = PinCpus(settings);

@@ -6,6 +6,8 @@
 
 #include "clients/load_report.h"
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/time/time.h"
@@ -25,17 +27,24 @@ void RecordLatencies(LatencyHistogram* h) {
   h->Record(2000);
 }
 
+// A 10-second run of `scenario` against 127.0.0.1:`port`; the tests fill
+// in the rest.
+LoadResults ResultsOf(LoadScenario scenario, uint16_t port, int connections, size_t size) {
+  LoadResults r;
+  r.config.scenario = scenario;
+  r.config.target = *InetAddress::Parse("127.0.0.1", port);
+  r.config.connections = connections;
+  r.config.message_size = size;
+  r.measured = absl::Seconds(10);
+  return r;
+}
+
 // An echo run that completed, with a mismatch (twice) and a closed
 // connection whose description needs escaping in JSON.
 LoadResults EchoResults() {
-  LoadResults r;
-  r.config.scenario = LoadScenario::kEcho;
-  r.config.target = *InetAddress::Parse("127.0.0.1", 7007);
-  r.config.connections = 10;
-  r.config.message_size = 1024;
+  LoadResults r = ResultsOf(LoadScenario::kEcho, 7007, 10, 1024);
   r.config.framing = Framing::kRaw;
   r.config.threads = 2;
-  r.measured = absl::Seconds(10);
   r.messages = 20000;
   r.bytes = 20480000;
   RecordLatencies(&r.latency);
@@ -51,15 +60,10 @@ LoadResults EchoResults() {
 
 // A chat run cut short, rejected twice for its rate, with the server's CPU.
 LoadResults ChatResults() {
-  LoadResults r;
-  r.config.scenario = LoadScenario::kChat;
-  r.config.target = *InetAddress::Parse("127.0.0.1", 7010);
-  r.config.connections = 4;
-  r.config.message_size = 64;
+  LoadResults r = ResultsOf(LoadScenario::kChat, 7010, 4, 64);
   r.config.rate = 100;
   r.config.run_id = "123-abc";
   r.config.server_pid = 4242;
-  r.measured = absl::Seconds(10);
   r.messages = 1000;
   r.deliveries = 2990;
   r.expected_deliveries = 3000;
