@@ -27,12 +27,7 @@ StreamConnection::StreamConnection(LoadThread* thread, uint32_t id,
       id_(id),
       closed_loop_(config_.rate <= 0),
       sent_at_(closed_loop_ ? static_cast<size_t>(config_.depth) : 0) {
-  if (!closed_loop_) {
-    const double per_connection = config_.rate / config_.connections;
-    interval_seconds_ = 1.0 / per_connection;
-    // Spread the connections' schedules over one interval.
-    phase_offset_ = absl::Seconds(interval_seconds_ * id_ / config_.connections);
-  }
+  if (!closed_loop_) schedule_ = OpenLoopSchedule(config_.rate, config_.connections, id_);
 }
 
 StreamConnection::~StreamConnection() {
@@ -82,11 +77,11 @@ void StreamConnection::Open() {
 
 absl::Time StreamConnection::SendDue(absl::Time now) {
   if (state_ != State::kOpen) return absl::InfiniteFuture();
-  if (now < schedule_start_) return schedule_start_;
-  const uint64_t due = Due(now);
+  if (now < schedule_.start()) return schedule_.start();
+  const uint64_t due = schedule_.Due(now);
   SendUpTo(std::min(due, received_ + static_cast<uint64_t>(config_.depth)), now);
   if (state_ != State::kOpen || sent_ < due) return absl::InfiniteFuture();
-  return Intended(sent_);
+  return schedule_.Intended(sent_);
 }
 
 void StreamConnection::Check(absl::Time now) {
@@ -134,9 +129,8 @@ void StreamConnection::EndWindow(absl::Time now, LoadStats* stats) {
     case State::kOpen:
       ++stats->open_at_end;
       stats->outstanding_at_end += sent_ - received_;
-      if (state_ == State::kOpen && !closed_loop_ && now >= schedule_start_) {
-        const uint64_t due = Due(now);
-        if (due > sent_) stats->behind_at_end += due - sent_;
+      if (state_ == State::kOpen && !closed_loop_) {
+        stats->behind_at_end += schedule_.Behind(now, sent_);
       }
       state_ = State::kDraining;
       drain_deadline_ = now + config_.drain_timeout;
@@ -172,7 +166,7 @@ void StreamConnection::BeginRequests(absl::Time now) {
   if (closed_loop_) {
     SendUpTo(static_cast<uint64_t>(config_.depth), now);
   } else {
-    schedule_start_ = now + phase_offset_;
+    schedule_.Start(now);
     SendDue(now);
   }
 }

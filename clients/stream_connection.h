@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "clients/load_generator.h"
 #include "clients/load_thread.h"
+#include "clients/open_loop_schedule.h"
 #include "clients/stream_dialogue.h"
 #include "reactor/buffer.h"
 #include "reactor/io_watcher.h"
@@ -50,15 +51,8 @@ class StreamConnection final : public LoadClient {
 
   std::string ConnectError(int error) const;
 
-  uint64_t Due(absl::Time now) const {
-    return static_cast<uint64_t>(absl::ToDoubleSeconds(now - schedule_start_) /
-                                 interval_seconds_) + 1;
-  }
-  absl::Time Intended(uint64_t seq) const {
-    return schedule_start_ + absl::Seconds(static_cast<double>(seq) * interval_seconds_);
-  }
   absl::Time SentAt(uint64_t seq) const {
-    return closed_loop_ ? sent_at_[seq % sent_at_.size()] : Intended(seq);
+    return closed_loop_ ? sent_at_[seq % sent_at_.size()] : schedule_.Intended(seq);
   }
 
   void Established(absl::Time now);
@@ -90,9 +84,7 @@ class StreamConnection final : public LoadClient {
   uint64_t sent_ = 0;      // requests written to the output
   uint64_t received_ = 0;  // replies taken (right or wrong)
   std::vector<absl::Time> sent_at_;  // closed loop: by seq % depth
-  double interval_seconds_ = 0;      // open loop: between this one's messages
-  absl::Duration phase_offset_;
-  absl::Time schedule_start_;        // open loop: when message 0 is due
+  OpenLoopSchedule schedule_;        // open loop
   absl::Time connect_started_;
   absl::Time last_progress_;         // the last reply bytes, or the first owed
   absl::Time drain_deadline_;
