@@ -46,7 +46,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -75,6 +74,7 @@
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
 #include "glog/logging.h"
+#include "process/open_file_limit.h"
 #include "reactor/event_loop.h"
 #include "reactor/inet_address.h"
 #include "reactor/poller.h"
@@ -200,11 +200,8 @@ class Room {
     if (sodium_init() < 0) return "sodium_init failed";
     // Not a line per join.
     FLAGS_minloglevel = std::max(FLAGS_minloglevel, static_cast<int>(google::GLOG_WARNING));
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < count + 64) {
-      limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, count + 64);
-      setrlimit(RLIMIT_NOFILE, &limit);
-    }
+    // A shortfall is not fatal here: the socket() it leaves short says so.
+    RaiseOpenFileLimit(count + 64).IgnoreError();
     ChatOptions options;
     options.max_members = std::max<size_t>(count, 1000);
     options.member_timeout = absl::Hours(24);

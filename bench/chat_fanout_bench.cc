@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +53,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "benchmark/benchmark.h"
+#include "process/open_file_limit.h"
 #include "reactor/event_loop.h"
 #include "reactor/inet_address.h"
 #include "reactor/poller.h"
@@ -93,12 +93,8 @@ class Receivers {
 
   // Opens `count`; an error message, or "" on success.
   std::string Open(int count) {
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
-        limit.rlim_cur < static_cast<rlim_t>(count) + 64) {
-      limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, static_cast<rlim_t>(count) + 64);
-      setrlimit(RLIMIT_NOFILE, &limit);
-    }
+    // A shortfall is not fatal here: the socket() it leaves short says so.
+    RaiseOpenFileLimit(static_cast<uint64_t>(count) + 64).IgnoreError();
     for (int i = 0; i < count; ++i) {
       const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) return absl::StrCat("socket: ", strerror(errno));

@@ -96,7 +96,9 @@
 #include "benchmark/benchmark.h"
 #include "clients/latency_histogram.h"
 #include "clients/load_generator.h"
+#include "clients/load_report.h"
 #include "gflags/gflags.h"
+#include "process/flags.h"
 #include "reactor/codec.h"
 #include "reactor/inet_address.h"
 
@@ -118,6 +120,7 @@ DEFINE_bool(quick, false,
 namespace switchboard {
 namespace {
 
+constexpr absl::string_view kProgram = "echo_models_bench";
 constexpr size_t kMessageSize = 1024;
 
 struct Design {
@@ -162,18 +165,6 @@ double SelfCpuSeconds() {
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
-}
-
-std::string DescribeErrors(const LoadErrors& errors) {
-  std::vector<std::string> parts;
-  for (int i = 0; i < kLoadErrorKinds; ++i) {
-    if (errors.counts[i] == 0) continue;
-    const LoadErrorKind kind = static_cast<LoadErrorKind>(i);
-    parts.push_back(absl::StrCat(errors.counts[i], " ", LoadErrorKindName(kind),
-                                 errors.first[i].empty() ? "" : " (first: ",
-                                 errors.first[i], errors.first[i].empty() ? "" : ")"));
-  }
-  return absl::StrJoin(parts, ", ");
 }
 
 void RunCase(benchmark::State& state, const Design& design, const std::string& binary,
@@ -233,12 +224,12 @@ void RunCase(benchmark::State& state, const Design& design, const std::string& b
     if (!r.completed) {
       EndCase(state, absl::StrCat("the load stopped early: ", r.stopped_because,
                                   r.errors.total() ? "; errors: " : "",
-                                  DescribeErrors(r.errors)));
+                                  DescribeLoadErrors(r.errors)));
       break;
     }
     if (r.errors.total() != 0) {
       EndCase(state,
-              absl::StrCat(r.errors.total(), " load error(s): ", DescribeErrors(r.errors)));
+              absl::StrCat(r.errors.total(), " load error(s): ", DescribeLoadErrors(r.errors)));
       break;
     }
     if (!stopped.ok()) {
@@ -299,9 +290,7 @@ absl::Duration DurationSetting(const char* flag_name, const std::string& flag_va
   if (text.empty()) return fallback;
   absl::Duration value;
   if (!absl::ParseDuration(text, &value) || value < absl::ZeroDuration()) {
-    std::cerr << "echo_models_bench: " << source << "=" << text
-              << " is not a duration (examples: 2s, 500ms)" << std::endl;
-    std::exit(2);
+    BadFlag(kProgram, absl::StrCat(source, "=", text, " is not a duration (examples: 2s, 500ms)"));
   }
   return value;
 }
@@ -315,8 +304,7 @@ Settings SettingsFromFlags() {
   settings.warmup = DurationSetting("warmup", FLAGS_warmup, "ECHO_MODELS_WARMUP",
                                     quick ? absl::Milliseconds(100) : absl::Milliseconds(500));
   if (settings.duration <= absl::ZeroDuration()) {
-    std::cerr << "echo_models_bench: the window must be longer than 0" << std::endl;
-    std::exit(2);
+    BadFlag(kProgram, "the window must be longer than 0");
   }
   return settings;
 }
@@ -382,11 +370,9 @@ int Main(int argc, char** argv) {
       "echo_models_bench [--quick] [--duration=2s] [--warmup=500ms] [--benchmark_...]");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   if (argc > 1) {
-    std::cerr << "echo_models_bench: unexpected argument '" << argv[1]
-              << "' (flags: --quick, --duration, --warmup, and Google Benchmark's "
-                 "--benchmark_*)"
-              << std::endl;
-    return 2;
+    BadFlag(kProgram, absl::StrCat("unexpected argument '", argv[1],
+                                   "' (flags: --quick, --duration, --warmup, and Google "
+                                   "Benchmark's --benchmark_*)"));
   }
   Settings settings = SettingsFromFlags();
   const std::string cpus = PinCpus(settings);

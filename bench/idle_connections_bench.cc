@@ -99,6 +99,7 @@
 #include "benchmark/benchmark.h"
 #include "clients/latency_histogram.h"
 #include "gflags/gflags.h"
+#include "process/flags.h"
 
 DEFINE_int32(connections, 0,
              "Idle connections to open (default 5000, 500 with --quick, or "
@@ -115,6 +116,7 @@ DEFINE_bool(pin, true,
 namespace switchboard {
 namespace {
 
+constexpr absl::string_view kProgram = "idle_connections_bench";
 constexpr int kDefaultConnections = 5000;
 constexpr int kQuickConnections = 500;
 constexpr int kDefaultRoundTrips = 1000;
@@ -493,19 +495,14 @@ void RunCase(benchmark::State& state, const Model& model, const std::string& bin
 
 int IntSetting(const char* flag_name, int flag_value, const char* env_name, int fallback) {
   if (flag_value != 0) {
-    if (flag_value < 0) {
-      std::cerr << "idle_connections_bench: --" << flag_name << " must be positive" << std::endl;
-      std::exit(2);
-    }
+    if (flag_value < 0) BadFlag(kProgram, absl::StrCat("--", flag_name, " must be positive"));
     return flag_value;
   }
   const std::string text = EnvOr(env_name, "");
   if (text.empty()) return fallback;
   int value = 0;
   if (!absl::SimpleAtoi(text, &value) || value <= 0) {
-    std::cerr << "idle_connections_bench: $" << env_name << "=" << text
-              << " is not a positive number" << std::endl;
-    std::exit(2);
+    BadFlag(kProgram, absl::StrCat("$", env_name, "=", text, " is not a positive number"));
   }
   return value;
 }
@@ -517,11 +514,9 @@ int Main(int argc, char** argv) {
       "[--pin=false] [--benchmark_...]");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   if (argc > 1) {
-    std::cerr << "idle_connections_bench: unexpected argument '" << argv[1]
-              << "' (flags: --quick, --connections, --round_trips, --pin, and Google "
-                 "Benchmark's --benchmark_*)"
-              << std::endl;
-    return 2;
+    BadFlag(kProgram, absl::StrCat("unexpected argument '", argv[1],
+                                   "' (flags: --quick, --connections, --round_trips, --pin, "
+                                   "and Google Benchmark's --benchmark_*)"));
   }
   const std::string quick_env = EnvOr("IDLE_CONNECTIONS_QUICK", "");
   const bool quick = FLAGS_quick || (!quick_env.empty() && quick_env != "0");

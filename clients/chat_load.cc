@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "clients/open_loop_schedule.h"
 #include "reactor/udp_socket.h"
 
 namespace switchboard {
@@ -15,7 +16,7 @@ namespace {
 
 constexpr absl::string_view kAlphabet =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-constexpr size_t kPatternPeriod = 61;  // a prime: see stream_load.cc
+constexpr size_t kPatternPeriod = 61;  // a prime: see echo_pattern.cc
 constexpr uint64_t kPatternShift = 7;
 constexpr char kHex[] = "0123456789abcdef";
 
@@ -73,12 +74,8 @@ class ChatLoadMember final : public LoadClient {
         nick_(absl::StrCat("load", id, "-", thread->run_id())),
         run_suffix_(absl::StrCat("-", thread->run_id())),
         join_retry_(std::clamp(config_.timeout / 4, absl::Milliseconds(50),
-                               absl::Milliseconds(500))) {
-    const double per_member = config_.rate / config_.connections;
-    interval_seconds_ = 1.0 / per_member;
-    // Spread the members' schedules over one interval.
-    phase_offset_ = absl::Seconds(interval_seconds_ * id_ / config_.connections);
-  }
+                               absl::Milliseconds(500))),
+        schedule_(config_.rate, config_.connections, id) {}
   ChatLoadMember(const ChatLoadMember&) = delete;
   ChatLoadMember& operator=(const ChatLoadMember&) = delete;
 
@@ -94,13 +91,6 @@ class ChatLoadMember final : public LoadClient {
   // cookie sent, waiting for OK.
   enum class State { kIdle, kCookie, kJoining, kJoined, kDraining, kClosed };
 
-  uint64_t Due(absl::Time now) const {
-    return static_cast<uint64_t>(absl::ToDoubleSeconds(now - schedule_start_) /
-                                 interval_seconds_) + 1;
-  }
-  absl::Time Intended(uint64_t seq) const {
-    return schedule_start_ + absl::Seconds(static_cast<double>(seq) * interval_seconds_);
-  }
   std::string Who() const { return absl::StrCat("member ", id_, " (", nick_, ")"); }
 
   void Send(absl::string_view datagram, absl::Time now);
@@ -122,6 +112,7 @@ class ChatLoadMember final : public LoadClient {
   const std::string nick_;
   const std::string run_suffix_;  // what ends the nicks of this run
   const absl::Duration join_retry_;
+  OpenLoopSchedule schedule_;
 
   State state_ = State::kIdle;
   // Kept until the member is destroyed, even once closed: a receive
@@ -134,9 +125,6 @@ class ChatLoadMember final : public LoadClient {
   std::string datagram_;
   size_t text_at_ = 0;
   uint64_t sent_ = 0;            // messages sent
-  double interval_seconds_ = 0;  // between this member's messages
-  absl::Duration phase_offset_;
-  absl::Time schedule_start_;    // when message 0 is due
   absl::Time join_started_;
   absl::Time join_sent_;         // the latest JOIN datagram
   absl::Time last_sent_;
@@ -189,8 +177,8 @@ void ChatLoadMember::SendJoin(absl::Time now) {
 
 absl::Time ChatLoadMember::SendDue(absl::Time now) {
   if (state_ != State::kJoined) return absl::InfiniteFuture();
-  if (now < schedule_start_) return schedule_start_;
-  const uint64_t due = Due(now);
+  if (now < schedule_.start()) return schedule_.start();
+  const uint64_t due = schedule_.Due(now);
   if (sent_ < due) {
     // Each message owes one delivery to every member in the room now.
     const uint64_t members =
@@ -201,7 +189,7 @@ absl::Time ChatLoadMember::SendDue(absl::Time now) {
       absl::MutexLock lock(thread_->stats_mutex());
       LoadStats& stats = thread_->stats();
       for (; sent_ < due; ++sent_) {
-        const absl::Time at = Intended(sent_);
+        const absl::Time at = schedule_.Intended(sent_);
         text_.Write(static_cast<uint64_t>(absl::ToInt64Nanoseconds(at - timeline_.start)), id_,
                     sent_, datagram_.data() + text_at_);
         socket_->SendTo(config_.target, datagram_);
@@ -220,7 +208,7 @@ absl::Time ChatLoadMember::SendDue(absl::Time now) {
     last_sent_ = now;
     if (unanswered_since_ == absl::InfiniteFuture()) unanswered_since_ = now;
   }
-  return Intended(sent_);
+  return schedule_.Intended(sent_);
 }
 
 void ChatLoadMember::Check(absl::Time now) {
@@ -267,10 +255,7 @@ void ChatLoadMember::EndWindow(absl::Time now, LoadStats* stats) {
       return;
     case State::kJoined:
       ++stats->open_at_end;
-      if (now >= schedule_start_) {
-        const uint64_t due = Due(now);
-        if (due > sent_) stats->behind_at_end += due - sent_;
-      }
+      stats->behind_at_end += schedule_.Behind(now, sent_);
       state_ = State::kDraining;
       drain_started_ = now;
       drain_deadline_ = now + config_.drain_timeout;
@@ -321,7 +306,7 @@ void ChatLoadMember::Joined(absl::string_view args, absl::Time now) {
     ++thread_->stats().connections_opened;
   }
   last_sent_ = now;
-  schedule_start_ = now + phase_offset_;
+  schedule_.Start(now);
 }
 
 void ChatLoadMember::HandleBroadcast(absl::string_view args, absl::Time now) {

@@ -27,6 +27,7 @@
 #include "clients/prompt.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
+#include "process/flags.h"
 #include "reactor/inet_address.h"
 #include "reactor/socket.h"
 
@@ -45,14 +46,6 @@ namespace {
 [[noreturn]] void Fail(absl::string_view message) {
   std::cerr << "chat: " << message << std::endl;
   std::exit(1);
-}
-
-absl::Duration DurationFlag(const char* name, const std::string& value) {
-  absl::Duration duration;
-  if (!absl::ParseDuration(value, &duration) || duration <= absl::ZeroDuration()) {
-    Fail(absl::StrCat("--", name, "=", value, " is not a positive duration (e.g. 20s)"));
-  }
-  return duration;
 }
 
 class ChatSession {
@@ -243,8 +236,10 @@ int Main(int argc, char** argv) {
     Fail(absl::StrCat("connect to ", server.ToString(), ": ", strerror(errno)));
   }
   ChatSession session(*std::move(socket), server.ToString(), ChatMember(nick),
-                      DurationFlag("ping_interval", FLAGS_ping_interval),
-                      DurationFlag("join_timeout", FLAGS_join_timeout));
+                      DurationFlag("chat", "ping_interval", FLAGS_ping_interval,
+                                   DurationRange::kPositive),
+                      DurationFlag("chat", "join_timeout", FLAGS_join_timeout,
+                                   DurationRange::kPositive));
   return session.Run();
 }
 

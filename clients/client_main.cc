@@ -27,6 +27,7 @@
 #include "clients/token_file.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
+#include "process/flags.h"
 #include "reactor/buffer.h"
 #include "reactor/codec.h"
 #include "reactor/inet_address.h"
@@ -343,6 +344,22 @@ class InteractiveSession {
   int exit_status_ = 0;
 };
 
+// At a terminal, asks for the host and the port where the flags left them
+// out (showing `*host` and `*port` as the defaults).
+void AskForWhatFlagsLeftOut(std::string* host, uint16_t* port) {
+  if (!isatty(STDIN_FILENO)) return;
+  if (FlagIsDefault("host")) {
+    absl::StatusOr<std::string> answer = AskHost(std::cin, std::cout, *host);
+    if (!answer.ok()) Fail(answer.status().message());
+    *host = *answer;
+  }
+  if (FlagIsDefault("port")) {
+    absl::StatusOr<uint16_t> answer = AskPort(std::cin, std::cout, *port);
+    if (!answer.ok()) Fail(answer.status().message());
+    *port = *answer;
+  }
+}
+
 int Main(int argc, char** argv) {
   gflags::SetUsageMessage(
       "Switchboard interactive client: sends each line of input, prints the replies.\n"
@@ -366,10 +383,8 @@ int Main(int argc, char** argv) {
     if (!parsed.ok()) Fail(parsed.status().message());
     framing = *parsed;
   }
-  absl::Duration close_timeout;
-  if (!absl::ParseDuration(FLAGS_close_timeout, &close_timeout)) {
-    Fail(absl::StrCat("--close_timeout=", FLAGS_close_timeout, " is not a duration"));
-  }
+  const absl::Duration close_timeout =
+      DurationFlag("client", "close_timeout", FLAGS_close_timeout);
 
   std::string host = FLAGS_host;
   uint16_t port = defaults.port;
@@ -378,19 +393,7 @@ int Main(int argc, char** argv) {
     if (!parsed.ok()) Fail(absl::StrCat("--port: ", parsed.status().message()));
     port = *parsed;
   }
-  // At a terminal, ask for what the flags left out.
-  if (isatty(STDIN_FILENO)) {
-    if (FlagIsDefault("host")) {
-      absl::StatusOr<std::string> answer = AskHost(std::cin, std::cout, host);
-      if (!answer.ok()) Fail(answer.status().message());
-      host = *answer;
-    }
-    if (FlagIsDefault("port")) {
-      absl::StatusOr<uint16_t> answer = AskPort(std::cin, std::cout, port);
-      if (!answer.ok()) Fail(answer.status().message());
-      port = *answer;
-    }
-  }
+  AskForWhatFlagsLeftOut(&host, &port);
 
   absl::StatusOr<std::vector<InetAddress>> addresses =
       InetAddress::Resolve(host, port, SOCK_STREAM);

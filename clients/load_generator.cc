@@ -91,33 +91,33 @@ absl::string_view LoadErrorKindName(LoadErrorKind kind) {
 
 uint64_t LoadErrors::total() const {
   uint64_t sum = 0;
-  for (uint64_t n : counts) sum += n;
+  for (uint64_t n : counts_) sum += n;
   return sum;
 }
 
 void LoadErrors::Add(LoadErrorKind kind, absl::string_view description) {
-  const int i = static_cast<int>(kind);
-  if (counts[i]++ == 0) first[i] = std::string(description);
+  const size_t i = Index(kind);
+  if (counts_[i]++ == 0) first_[i] = std::string(description);
 }
 
 void LoadErrors::AddRejection(absl::string_view reply, absl::string_view description) {
   Add(LoadErrorKind::kRejected, description);
   // "ERR 429 slow down" -> "ERR 429".
   const absl::string_view code = reply.substr(0, reply.find(' ', reply.find(' ') + 1));
-  auto it = rejected_by_code.find(code);
-  if (it == rejected_by_code.end()) {
-    rejected_by_code.emplace(std::string(code), 1);
+  auto it = rejected_by_code_.find(code);
+  if (it == rejected_by_code_.end()) {
+    rejected_by_code_.emplace(std::string(code), 1);
   } else {
     ++it->second;
   }
 }
 
 void LoadErrors::Merge(const LoadErrors& other) {
-  for (int i = 0; i < kLoadErrorKinds; ++i) {
-    if (counts[i] == 0 && other.counts[i] != 0) first[i] = other.first[i];
-    counts[i] += other.counts[i];
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i] == 0 && other.counts_[i] != 0) first_[i] = other.first_[i];
+    counts_[i] += other.counts_[i];
   }
-  for (const auto& [code, count] : other.rejected_by_code) rejected_by_code[code] += count;
+  for (const auto& [code, count] : other.rejected_by_code_) rejected_by_code_[code] += count;
 }
 
 // ---------------------------------------------------------------- LoadResults
@@ -261,6 +261,98 @@ absl::StatusOr<absl::Duration> ProcessCpuTime(pid_t pid) {
 
 // ---------------------------------------------------------------- LoadGenerator
 
+namespace {
+
+// The scenario's clients, made on each thread by LoadThread.
+LoadThread::ClientFactory ClientFactoryFor(LoadScenario scenario, const EchoPattern* pattern,
+                                           const ChatText* text) {
+  switch (scenario) {
+    case LoadScenario::kEcho:
+      return [pattern](LoadThread* thread, uint32_t id) {
+        return NewEchoConnection(thread, id, *pattern);
+      };
+    case LoadScenario::kAuth:
+      return [](LoadThread* thread, uint32_t id) { return NewAuthConnection(thread, id); };
+    case LoadScenario::kChat:
+      return [text](LoadThread* thread, uint32_t id) { return NewChatMember(thread, id, *text); };
+  }
+  return nullptr;
+}
+
+// Why a run that did not complete stopped, when nothing else said so.
+std::string WhyStopped(const LoadResults& results, bool reached_window_end) {
+  if (results.connections_opened == 0) {
+    if (results.config.scenario == LoadScenario::kChat) {
+      // A join fails by a timeout or an ERR reply; the first one says why.
+      std::string why;
+      for (LoadErrorKind kind :
+           {LoadErrorKind::kConnect, LoadErrorKind::kTimeout, LoadErrorKind::kRejected}) {
+        if (why.empty()) why = results.errors.first(kind);
+      }
+      return why.empty() ? "no member could join the room"
+                         : absl::StrCat("no member could join the room (", why, ")");
+    }
+    const std::string& why = results.errors.first(LoadErrorKind::kConnect);
+    return why.empty() ? "no connection could be opened"
+                       : absl::StrCat("no connection could be opened (", why, ")");
+  }
+  return reached_window_end && results.connections_open_at_end == 0
+             ? "no connection was open when the window closed"
+             : "every connection ended before the window closed";
+}
+
+}  // namespace
+
+// What the controller of one run keeps between the steps of Run.
+struct LoadGenerator::RunState {
+  RunState(const LoadConfig& config, Clock* clock)
+      : run_id(config.run_id.empty() ? NewLoadRunId() : config.run_id) {
+    // The scenario's shared, immutable data, which its clients refer to.
+    if (config.scenario == LoadScenario::kEcho) {
+      echo_pattern = std::make_unique<EchoPattern>(config.message_size, config.framing);
+    } else if (config.scenario == LoadScenario::kChat) {
+      chat_text = std::make_unique<ChatText>(config.message_size);
+    }
+    // The run begins once those are made (a large echo pattern takes a while).
+    timeline.start = clock->Now();
+    const absl::Duration ramp =
+        config.connect_rate > 0 ? absl::Seconds(config.connections / config.connect_rate)
+                                : absl::ZeroDuration();
+    timeline.window_start = timeline.start + ramp + config.warmup;
+    timeline.window_end = timeline.window_start + config.duration;
+    results.config = config;
+    results.config.run_id = run_id;
+    next_tick = timeline.start + config.progress_interval;
+    last_tick = timeline.start;
+  }
+
+  const std::string run_id;
+  ChatTally chat;
+  std::unique_ptr<EchoPattern> echo_pattern;
+  std::unique_ptr<ChatText> chat_text;
+  Timeline timeline;
+  LoadResults results;
+  std::optional<absl::Duration> cpu_start;  // the server's, when the window began
+  bool window_started = false;
+  bool ended = false;               // the window has ended (or was ended)
+  bool reached_window_end = false;  // ... at its planned end
+  absl::Time end_time;
+  // Progress: when the next report is due, and the last one's figures.
+  absl::Time next_tick;
+  absl::Time last_tick;
+  uint64_t last_replies = 0;
+  uint64_t last_bytes = 0;
+  uint64_t last_deliveries = 0;
+  LatencyHistogram phase_latency;
+};
+
+// What woke the controller.
+struct LoadGenerator::WakeUp {
+  bool all_done;  // every thread has finished
+  bool stop;      // Stop() was called
+  absl::Time last_finished;
+};
+
 LoadGenerator::LoadGenerator(const LoadConfig& config) : config_(config) {}
 
 LoadGenerator::~LoadGenerator() {
@@ -281,39 +373,18 @@ void LoadGenerator::ThreadFinished() {
 
 absl::StatusOr<LoadResults> LoadGenerator::Run(const ProgressCallback& progress) {
   if (absl::Status s = ValidateLoadConfig(config_); !s.ok()) return s;
-  Clock* const clock = SteadyClock();
+  RunState run(config_, SteadyClock());
+  if (absl::Status s = StartThreads(&run); !s.ok()) return s;
+  Supervise(progress, &run);
+  for (std::unique_ptr<LoadThread>& thread : threads_) thread->Join();
+  CollectResults(&run);
+  return std::move(run.results);
+}
+
+absl::Status LoadGenerator::StartThreads(RunState* run) {
   const int thread_count = std::min(config_.threads, config_.connections);
-  const std::string run_id = config_.run_id.empty() ? NewLoadRunId() : config_.run_id;
-  ChatTally chat;
-  std::unique_ptr<EchoPattern> echo_pattern;
-  std::unique_ptr<ChatText> chat_text;
-  LoadThread::ClientFactory factory;
-  switch (config_.scenario) {
-    case LoadScenario::kEcho:
-      echo_pattern = std::make_unique<EchoPattern>(config_.message_size, config_.framing);
-      factory = [pattern = echo_pattern.get()](LoadThread* thread, uint32_t id) {
-        return NewEchoConnection(thread, id, *pattern);
-      };
-      break;
-    case LoadScenario::kAuth:
-      factory = [](LoadThread* thread, uint32_t id) { return NewAuthConnection(thread, id); };
-      break;
-    case LoadScenario::kChat:
-      chat_text = std::make_unique<ChatText>(config_.message_size);
-      factory = [text = chat_text.get()](LoadThread* thread, uint32_t id) {
-        return NewChatMember(thread, id, *text);
-      };
-      break;
-  }
-
-  Timeline timeline;
-  timeline.start = clock->Now();
-  const absl::Duration ramp =
-      config_.connect_rate > 0 ? absl::Seconds(config_.connections / config_.connect_rate)
-                               : absl::ZeroDuration();
-  timeline.window_start = timeline.start + ramp + config_.warmup;
-  timeline.window_end = timeline.window_start + config_.duration;
-
+  const LoadThread::ClientFactory factory = ClientFactoryFor(
+      config_.scenario, run->echo_pattern.get(), run->chat_text.get());
   std::vector<std::vector<uint32_t>> ids(thread_count);
   for (int i = 0; i < config_.connections; ++i) {
     ids[i % thread_count].push_back(static_cast<uint32_t>(i));
@@ -324,8 +395,8 @@ absl::StatusOr<LoadResults> LoadGenerator::Run(const ProgressCallback& progress)
   }
   absl::Status start_status;
   for (int i = 0; i < thread_count; ++i) {
-    threads_.push_back(std::make_unique<LoadThread>(this, config_, timeline, run_id, &chat,
-                                                    factory, std::move(ids[i])));
+    threads_.push_back(std::make_unique<LoadThread>(this, config_, run->timeline, run->run_id,
+                                                    &run->chat, factory, std::move(ids[i])));
     if (absl::Status s = threads_.back()->Start(); !s.ok()) {
       start_status = s;
       // The threads not started yet will never finish.
@@ -337,46 +408,43 @@ absl::StatusOr<LoadResults> LoadGenerator::Run(const ProgressCallback& progress)
   if (!start_status.ok()) {
     for (std::unique_ptr<LoadThread>& thread : threads_) thread->EndWindowSoon();
     for (std::unique_ptr<LoadThread>& thread : threads_) thread->Join();
-    return start_status;
   }
+  return start_status;
+}
 
-  LoadResults results;
-  results.config = config_;
-  results.config.run_id = run_id;
-  std::optional<absl::Duration> cpu_start;
-  bool window_started = false;
-  bool ended = false;
-  bool reached_window_end = false;
-  absl::Time end_time;
-  absl::Time next_tick = timeline.start + config_.progress_interval;
-  absl::Time last_tick = timeline.start;
-  uint64_t last_replies = 0;
-  uint64_t last_bytes = 0;
-  uint64_t last_deliveries = 0;
-  LatencyHistogram phase_latency;
-
-  auto read_cpu = [&]() -> std::optional<absl::Duration> {
-    if (config_.server_pid <= 0) return std::nullopt;
-    absl::StatusOr<absl::Duration> cpu = ProcessCpuTime(config_.server_pid);
-    if (!cpu.ok()) {
-      if (results.server_cpu_error.empty()) {
-        results.server_cpu_error = std::string(cpu.status().message());
-      }
-      return std::nullopt;
+// Until every thread has finished: begins the window, ends it (at its end,
+// on Stop(), or when every connection is gone) and reports progress.
+void LoadGenerator::Supervise(const ProgressCallback& progress, RunState* run) {
+  Clock* const clock = SteadyClock();
+  for (;;) {
+    const WakeUp wake = WaitForWake(*run, clock);
+    const absl::Time now = clock->Now();
+    if (!run->window_started && now >= run->timeline.window_start && !run->ended) {
+      run->window_started = true;
+      if (config_.server_pid > 0) run->cpu_start = ReadServerCpu(run);
     }
-    return *cpu;
-  };
-  auto end_window = [&](absl::Time at) {
-    ended = true;
-    end_time = at;
-    if (window_started && cpu_start.has_value()) {
-      if (std::optional<absl::Duration> cpu_end = read_cpu(); cpu_end.has_value()) {
-        results.server_cpu = *cpu_end - *cpu_start;
+    if (!run->ended) {
+      if (wake.stop) {
+        run->results.interrupted = true;
+        run->results.stopped_because = "interrupted";
+        EndWindow(std::min(now, run->timeline.window_end), run);
+      } else if (now >= run->timeline.window_end &&
+                 (!wake.all_done || wake.last_finished >= run->timeline.window_end)) {
+        run->reached_window_end = true;
+        EndWindow(run->timeline.window_end, run);
+      } else if (wake.all_done) {
+        // Every connection is gone: the window ended with the last one.
+        EndWindow(std::min(wake.last_finished, run->timeline.window_end), run);
       }
     }
-    for (std::unique_ptr<LoadThread>& thread : threads_) thread->EndWindowSoon();
-  };
+    if (wake.all_done) break;
+    if (!run->ended && now >= run->next_tick) ReportProgress(now, progress, run);
+  }
+}
 
+// Sleeps until the next progress report, the window's start or end, the
+// last thread's end or (before the end) Stop(), whichever comes first.
+LoadGenerator::WakeUp LoadGenerator::WaitForWake(const RunState& run, Clock* clock) {
   struct WakeCondition {
     LoadGenerator* self;
     bool ended;
@@ -384,81 +452,86 @@ absl::StatusOr<LoadResults> LoadGenerator::Run(const ProgressCallback& progress)
       return f->self->running_threads_ == 0 || (!f->ended && f->self->stop_requested_);
     }
   };
-  for (;;) {
-    absl::Time wake = next_tick;
-    if (!window_started) wake = std::min(wake, timeline.window_start);
-    if (!ended) wake = std::min(wake, timeline.window_end);
-    bool all_done;
-    bool stop;
-    absl::Time last_finished;
-    {
-      WakeCondition flags{this, ended};
-      absl::MutexLock lock(&mutex_);
-      mutex_.AwaitWithTimeout(absl::Condition(&WakeCondition::Ready, &flags),
-                              std::max(wake - clock->Now(), absl::ZeroDuration()));
-      all_done = running_threads_ == 0;
-      stop = stop_requested_;
-      last_finished = last_finished_;
+  absl::Time wake = run.next_tick;
+  if (!run.window_started) wake = std::min(wake, run.timeline.window_start);
+  if (!run.ended) wake = std::min(wake, run.timeline.window_end);
+  WakeCondition flags{this, run.ended};
+  absl::MutexLock lock(&mutex_);
+  mutex_.AwaitWithTimeout(absl::Condition(&WakeCondition::Ready, &flags),
+                          std::max(wake - clock->Now(), absl::ZeroDuration()));
+  return WakeUp{running_threads_ == 0, stop_requested_, last_finished_};
+}
+
+// The server's CPU time so far, when asked for; the first failure to read
+// it is kept in the results.
+std::optional<absl::Duration> LoadGenerator::ReadServerCpu(RunState* run) {
+  if (config_.server_pid <= 0) return std::nullopt;
+  absl::StatusOr<absl::Duration> cpu = ProcessCpuTime(config_.server_pid);
+  if (!cpu.ok()) {
+    if (run->results.server_cpu_error.empty()) {
+      run->results.server_cpu_error = std::string(cpu.status().message());
     }
-    const absl::Time now = clock->Now();
-    if (!window_started && now >= timeline.window_start && !ended) {
-      window_started = true;
-      if (config_.server_pid > 0) cpu_start = read_cpu();
-    }
-    if (!ended) {
-      if (stop) {
-        results.interrupted = true;
-        results.stopped_because = "interrupted";
-        end_window(std::min(now, timeline.window_end));
-      } else if (now >= timeline.window_end &&
-                 (!all_done || last_finished >= timeline.window_end)) {
-        reached_window_end = true;
-        end_window(timeline.window_end);
-      } else if (all_done) {
-        // Every connection is gone: the window ended with the last one.
-        end_window(std::min(last_finished, timeline.window_end));
-      }
-    }
-    if (all_done) break;
-    if (!ended && now >= next_tick) {
-      LoadStats snapshot;
-      phase_latency.Reset();
-      for (std::unique_ptr<LoadThread>& thread : threads_) {
-        thread->AddTo(&snapshot, &phase_latency);
-      }
-      const double seconds = absl::ToDoubleSeconds(now - last_tick);
-      LoadProgress report;
-      report.elapsed = now - timeline.start;
-      report.warming_up = now < timeline.window_start;
-      if (seconds > 0) {
-        report.messages_per_second =
-            static_cast<double>(snapshot.replies_total - last_replies) / seconds;
-        report.megabytes_per_second =
-            static_cast<double>(snapshot.bytes_total - last_bytes) / 1e6 / seconds;
-        report.deliveries_per_second =
-            static_cast<double>(snapshot.deliveries_total - last_deliveries) / seconds;
-      }
-      report.p99_ns = phase_latency.ValueAtPercentile(99);
-      report.phase_messages = snapshot.messages;
-      report.errors = snapshot.errors.total();
-      report.open_connections = snapshot.open_connections;
-      last_tick = now;
-      last_replies = snapshot.replies_total;
-      last_bytes = snapshot.bytes_total;
-      last_deliveries = snapshot.deliveries_total;
-      while (next_tick <= now) next_tick += config_.progress_interval;
-      if (progress) progress(report);
+    return std::nullopt;
+  }
+  return *cpu;
+}
+
+// Ends the window at `at`: the server's CPU time over it, and every
+// thread told to drain.
+void LoadGenerator::EndWindow(absl::Time at, RunState* run) {
+  run->ended = true;
+  run->end_time = at;
+  if (run->window_started && run->cpu_start.has_value()) {
+    if (std::optional<absl::Duration> cpu_end = ReadServerCpu(run); cpu_end.has_value()) {
+      run->results.server_cpu = *cpu_end - *run->cpu_start;
     }
   }
-  for (std::unique_ptr<LoadThread>& thread : threads_) thread->Join();
+  for (std::unique_ptr<LoadThread>& thread : threads_) thread->EndWindowSoon();
+}
 
+// Calls `progress` with the figures of the interval since the last report.
+void LoadGenerator::ReportProgress(absl::Time now, const ProgressCallback& progress,
+                                   RunState* run) {
+  LoadStats snapshot;
+  run->phase_latency.Reset();
+  for (std::unique_ptr<LoadThread>& thread : threads_) {
+    thread->AddTo(&snapshot, &run->phase_latency);
+  }
+  const double seconds = absl::ToDoubleSeconds(now - run->last_tick);
+  LoadProgress report;
+  report.elapsed = now - run->timeline.start;
+  report.warming_up = now < run->timeline.window_start;
+  if (seconds > 0) {
+    report.messages_per_second =
+        static_cast<double>(snapshot.replies_total - run->last_replies) / seconds;
+    report.megabytes_per_second =
+        static_cast<double>(snapshot.bytes_total - run->last_bytes) / 1e6 / seconds;
+    report.deliveries_per_second =
+        static_cast<double>(snapshot.deliveries_total - run->last_deliveries) / seconds;
+  }
+  report.p99_ns = run->phase_latency.ValueAtPercentile(99);
+  report.phase_messages = snapshot.messages;
+  report.errors = snapshot.errors.total();
+  report.open_connections = snapshot.open_connections;
+  run->last_tick = now;
+  run->last_replies = snapshot.replies_total;
+  run->last_bytes = snapshot.bytes_total;
+  run->last_deliveries = snapshot.deliveries_total;
+  while (run->next_tick <= now) run->next_tick += config_.progress_interval;
+  if (progress) progress(report);
+}
+
+// After every thread has ended: the threads' figures into the results.
+void LoadGenerator::CollectResults(RunState* run) {
+  LoadResults& results = run->results;
   LoadStats total;
   for (std::unique_ptr<LoadThread>& thread : threads_) thread->AddTo(&total, &results.latency);
   threads_.clear();
-  results.measured = window_started ? std::clamp(end_time - timeline.window_start,
-                                                 absl::ZeroDuration(), config_.duration)
-                                    : absl::ZeroDuration();
-  if (!window_started) {
+  results.measured = run->window_started
+                         ? std::clamp(run->end_time - run->timeline.window_start,
+                                      absl::ZeroDuration(), config_.duration)
+                         : absl::ZeroDuration();
+  if (!run->window_started) {
     // Nothing of the window ran: the warm-up's figures are not the window's.
     results.latency.Reset();
   } else {
@@ -473,37 +546,14 @@ absl::StatusOr<LoadResults> LoadGenerator::Run(const ProgressCallback& progress)
   results.behind_at_end = total.behind_at_end;
   results.connections_open_at_end = total.open_at_end;
   // Complete: the window ran to its end with some connection still open.
-  results.completed = reached_window_end && total.open_at_end > 0;
+  results.completed = run->reached_window_end && total.open_at_end > 0;
   if (config_.server_pid > 0 && !results.server_cpu.has_value() &&
       results.server_cpu_error.empty()) {
     results.server_cpu_error = "the window did not run";
   }
   if (!results.completed && results.stopped_because.empty()) {
-    if (results.connections_opened == 0) {
-      if (config_.scenario == LoadScenario::kChat) {
-        // A join fails by a timeout or an ERR reply; the first one says why.
-        std::string why;
-        for (LoadErrorKind kind :
-             {LoadErrorKind::kConnect, LoadErrorKind::kTimeout, LoadErrorKind::kRejected}) {
-          if (why.empty()) why = results.errors.first[static_cast<int>(kind)];
-        }
-        results.stopped_because = why.empty() ? "no member could join the room"
-                                              : absl::StrCat("no member could join the room (",
-                                                             why, ")");
-      } else {
-        const std::string& why =
-            results.errors.first[static_cast<int>(LoadErrorKind::kConnect)];
-        results.stopped_because =
-            why.empty() ? "no connection could be opened"
-                        : absl::StrCat("no connection could be opened (", why, ")");
-      }
-    } else {
-      results.stopped_because = reached_window_end && total.open_at_end == 0
-                                    ? "no connection was open when the window closed"
-                                    : "every connection ended before the window closed";
-    }
+    results.stopped_because = WhyStopped(results, run->reached_window_end);
   }
-  return results;
 }
 
 }  // namespace switchboard

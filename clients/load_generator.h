@@ -154,26 +154,41 @@ enum class LoadErrorKind {
   kRejected,  // chat: the server answered with `ERR <code> <reason>`
 };
 inline constexpr int kLoadErrorKinds = 6;
+// Every kind, in the order reports list them.
+inline constexpr std::array<LoadErrorKind, kLoadErrorKinds> kAllLoadErrorKinds = {
+    LoadErrorKind::kConnect, LoadErrorKind::kMismatch, LoadErrorKind::kReset,
+    LoadErrorKind::kClosed,  LoadErrorKind::kTimeout,  LoadErrorKind::kRejected,
+};
 
 // "connect", "mismatch", "reset", "closed", "timeout", "rejected".
 absl::string_view LoadErrorKindName(LoadErrorKind kind);
 
 // Errors by kind, each with a description of its first occurrence.
-struct LoadErrors {
-  std::array<uint64_t, kLoadErrorKinds> counts{};
-  std::array<std::string, kLoadErrorKinds> first;
-
-  // kRejected again, by the reply's first two words ("ERR 429").
-  std::map<std::string, uint64_t, std::less<>> rejected_by_code;
-
-  uint64_t count(LoadErrorKind kind) const { return counts[static_cast<int>(kind)]; }
+class LoadErrors {
+ public:
+  uint64_t count(LoadErrorKind kind) const { return counts_[Index(kind)]; }
+  // The description of the first error of `kind` ("" when there was none,
+  // or it came without one).
+  const std::string& first(LoadErrorKind kind) const { return first_[Index(kind)]; }
   uint64_t total() const;
+  // kRejected again, by the reply's first two words ("ERR 429").
+  const std::map<std::string, uint64_t, std::less<>>& rejected_by_code() const {
+    return rejected_by_code_;
+  }
+
   // Counts one error of `kind`; `description` is kept if it is the first.
   void Add(LoadErrorKind kind, absl::string_view description);
   // Counts one kRejected error for the server's reply `reply` ("ERR <code>
   // ..."), by its code too; `description` is kept if it is the first.
   void AddRejection(absl::string_view reply, absl::string_view description);
   void Merge(const LoadErrors& other);
+
+ private:
+  static size_t Index(LoadErrorKind kind) { return static_cast<size_t>(kind); }
+
+  std::array<uint64_t, kLoadErrorKinds> counts_{};
+  std::array<std::string, kLoadErrorKinds> first_;
+  std::map<std::string, uint64_t, std::less<>> rejected_by_code_;
 };
 
 // What the progress callback receives, once per progress_interval.
@@ -229,6 +244,7 @@ struct LoadResults {
   bool ok() const { return completed && errors.total() == 0; }
 };
 
+class Clock;
 class LoadThread;
 
 // Runs one load. Run() from one thread; Stop() from any.
@@ -254,8 +270,21 @@ class LoadGenerator {
 
  private:
   friend class LoadThread;
+  struct RunState;  // what Run's steps share
+  struct WakeUp;
+
   // Called by each load thread as it finishes.
   void ThreadFinished();
+
+  // The steps of Run, in order: start the threads, supervise the run
+  // (window, progress, stop), collect the figures.
+  absl::Status StartThreads(RunState* run);
+  void Supervise(const ProgressCallback& progress, RunState* run);
+  WakeUp WaitForWake(const RunState& run, Clock* clock) ABSL_LOCKS_EXCLUDED(mutex_);
+  std::optional<absl::Duration> ReadServerCpu(RunState* run);
+  void EndWindow(absl::Time at, RunState* run);
+  void ReportProgress(absl::Time now, const ProgressCallback& progress, RunState* run);
+  void CollectResults(RunState* run);
 
   const LoadConfig config_;
   std::vector<std::unique_ptr<LoadThread>> threads_;

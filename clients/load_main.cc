@@ -11,7 +11,6 @@
 // the window early and the figures so far are printed).
 
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -27,14 +26,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "clients/latency_histogram.h"
 #include "clients/load_generator.h"
+#include "clients/load_report.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
+#include "process/flags.h"
+#include "process/open_file_limit.h"
 #include "reactor/codec.h"
 #include "reactor/inet_address.h"
 #include "reactor/poller.h"
@@ -96,7 +95,7 @@ extern void (*gflags_exitfunc)(int);
 namespace switchboard {
 namespace {
 
-constexpr int kUsageError = 2;
+constexpr absl::string_view kProgram = "load";
 constexpr int kLoadFailed = 1;
 constexpr int kInterrupted = 130;
 
@@ -106,19 +105,6 @@ constexpr double kDefaultChatRate = 100;
 // The server's default --chat_rate: commands per second per member.
 constexpr double kServerChatRate = 20;
 
-[[noreturn]] void BadFlag(absl::string_view message) {
-  std::cerr << "load: " << message << std::endl;
-  std::exit(kUsageError);
-}
-
-absl::Duration DurationFlag(const char* name, const std::string& value) {
-  absl::Duration d;
-  if (!absl::ParseDuration(value, &d)) {
-    BadFlag(absl::StrCat("--", name, "=", value, " is not a duration (examples: 500ms, 10s, 5m)"));
-  }
-  return d;
-}
-
 // "host:port" or "[v6]:port".
 void ParseTarget(absl::string_view target, std::string* host, uint16_t* port) {
   absl::string_view host_part;
@@ -126,41 +112,33 @@ void ParseTarget(absl::string_view target, std::string* host, uint16_t* port) {
   if (absl::StartsWith(target, "[")) {
     const size_t close = target.find("]:");
     if (close == absl::string_view::npos) {
-      BadFlag(absl::StrCat("--target=", target, ": expected [address]:port"));
+      BadFlag(kProgram, absl::StrCat("--target=", target, ": expected [address]:port"));
     }
     host_part = target.substr(1, close - 1);
     port_part = target.substr(close + 2);
   } else {
     const size_t colon = target.rfind(':');
     if (colon == absl::string_view::npos) {
-      BadFlag(absl::StrCat("--target=", target, ": expected host:port"));
+      BadFlag(kProgram, absl::StrCat("--target=", target, ": expected host:port"));
     }
     host_part = target.substr(0, colon);
     port_part = target.substr(colon + 1);
   }
   int value = 0;
   if (host_part.empty() || !absl::SimpleAtoi(port_part, &value) || value < 1 || value > 65535) {
-    BadFlag(absl::StrCat("--target=", target, ": expected host:port with a port in 1..65535"));
+    BadFlag(kProgram,
+            absl::StrCat("--target=", target, ": expected host:port with a port in 1..65535"));
   }
   *host = std::string(host_part);
   *port = static_cast<uint16_t>(value);
 }
 
-// Many connections need many descriptors: raise the soft limit as far as
-// the hard one allows.
+// Many connections need many descriptors (and a few more for the rest of
+// the process): raise the soft limit as far as the hard one allows.
 void EnsureDescriptors(int connections) {
-  rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-  const rlim_t wanted = static_cast<rlim_t>(connections) + 64;
-  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
-    const rlim_t old = limit.rlim_cur;
-    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
-    setrlimit(RLIMIT_NOFILE, &limit);
-    if (limit.rlim_cur < wanted) {
-      BadFlag(absl::StrCat("--connections=", connections, " needs ", wanted,
-                           " descriptors but the limit is ", limit.rlim_cur,
-                           " (was ", old, "; raise it with ulimit -n)"));
-    }
+  const absl::Status raised = RaiseOpenFileLimit(static_cast<uint64_t>(connections) + 64);
+  if (!raised.ok()) {
+    BadFlag(kProgram, absl::StrCat("--connections=", connections, " ", raised.message()));
   }
 }
 
@@ -168,25 +146,46 @@ bool FlagIsDefault(const char* name) {
   return gflags::GetCommandLineFlagInfoOrDie(name).is_default;
 }
 
+// The flags that are counts and rates, each on its own.
+void CheckNumberFlags() {
+  if (FLAGS_connections < 1) BadFlag(kProgram, "--connections must be at least 1");
+  if (FLAGS_threads < 1) BadFlag(kProgram, "--threads must be at least 1");
+  if (FLAGS_depth < 1) BadFlag(kProgram, "--depth must be at least 1");
+  if (FLAGS_size < 1) BadFlag(kProgram, "--size must be at least 1");
+  if (!(FLAGS_rate >= 0) || std::isinf(FLAGS_rate)) {
+    BadFlag(kProgram, "--rate must be 0 or more");
+  }
+  if (!(FLAGS_connect_rate >= 0) || std::isinf(FLAGS_connect_rate)) {
+    BadFlag(kProgram, "--connect_rate must be 0 or more");
+  }
+  if (FLAGS_server_pid < 0) BadFlag(kProgram, "--server_pid must be a process id");
+}
+
+// --poller, when given: a poller this platform has.
+PollerKind PollerFromFlag() {
+  absl::StatusOr<PollerKind> poller = ParsePollerKind(FLAGS_poller);
+  if (!poller.ok()) BadFlag(kProgram, absl::StrCat("--poller: ", poller.status().message()));
+  if (!PollerAvailable(*poller)) {
+    BadFlag(kProgram, absl::StrCat("--poller=", FLAGS_poller, ": not on this platform"));
+  }
+  return *poller;
+}
+
 LoadConfig ConfigFromFlags() {
   absl::StatusOr<LoadScenario> scenario = ParseLoadScenario(FLAGS_scenario);
-  if (!scenario.ok()) BadFlag(absl::StrCat("--scenario: ", scenario.status().message()));
+  if (!scenario.ok()) {
+    BadFlag(kProgram, absl::StrCat("--scenario: ", scenario.status().message()));
+  }
   LoadConfig config;
   config.scenario = *scenario;
   std::string host;
   uint16_t port = 0;
   ParseTarget(FLAGS_target, &host, &port);
-  if (FLAGS_connections < 1) BadFlag("--connections must be at least 1");
-  if (FLAGS_threads < 1) BadFlag("--threads must be at least 1");
-  if (FLAGS_depth < 1) BadFlag("--depth must be at least 1");
-  if (FLAGS_size < 1) BadFlag("--size must be at least 1");
-  if (!(FLAGS_rate >= 0) || std::isinf(FLAGS_rate)) BadFlag("--rate must be 0 or more");
-  if (!(FLAGS_connect_rate >= 0) || std::isinf(FLAGS_connect_rate)) {
-    BadFlag("--connect_rate must be 0 or more");
-  }
-  if (FLAGS_server_pid < 0) BadFlag("--server_pid must be a process id");
+  CheckNumberFlags();
   absl::StatusOr<Framing> framing = ParseFraming(FLAGS_framing);
-  if (!framing.ok()) BadFlag(absl::StrCat("--framing: ", framing.status().message()));
+  if (!framing.ok()) {
+    BadFlag(kProgram, absl::StrCat("--framing: ", framing.status().message()));
+  }
   config.connections = FLAGS_connections;
   config.message_size = static_cast<size_t>(FLAGS_size);
   config.rate = FLAGS_rate;
@@ -197,7 +196,7 @@ LoadConfig ConfigFromFlags() {
       // The auth service speaks lines unless told otherwise.
       if (FlagIsDefault("framing")) framing = Framing::kLine;
       if (*framing == Framing::kRaw) {
-        BadFlag("--framing=raw: the auth service takes line or length framing");
+        BadFlag(kProgram, "--framing=raw: the auth service takes line or length framing");
       }
       break;
     case LoadScenario::kChat:
@@ -205,33 +204,26 @@ LoadConfig ConfigFromFlags() {
       if (config.rate == 0) config.rate = kDefaultChatRate;
       break;
   }
-  config.duration = DurationFlag("duration", FLAGS_duration);
-  config.warmup = DurationFlag("warmup", FLAGS_warmup);
-  config.timeout = DurationFlag("timeout", FLAGS_timeout);
-  if (config.duration <= absl::ZeroDuration()) BadFlag("--duration must be positive");
-  if (config.warmup < absl::ZeroDuration()) BadFlag("--warmup must not be negative");
-  if (config.timeout <= absl::ZeroDuration()) BadFlag("--timeout must be positive");
+  config.duration = DurationFlag(kProgram, "duration", FLAGS_duration, DurationRange::kPositive);
+  config.warmup = DurationFlag(kProgram, "warmup", FLAGS_warmup, DurationRange::kNonNegative);
+  config.timeout = DurationFlag(kProgram, "timeout", FLAGS_timeout, DurationRange::kPositive);
   config.depth = FLAGS_depth;
   config.connect_rate = FLAGS_connect_rate;
   config.framing = *framing;
   config.threads = FLAGS_threads;
   config.server_pid = FLAGS_server_pid;
-  if (!FLAGS_poller.empty()) {
-    absl::StatusOr<PollerKind> poller = ParsePollerKind(FLAGS_poller);
-    if (!poller.ok()) BadFlag(absl::StrCat("--poller: ", poller.status().message()));
-    if (!PollerAvailable(*poller)) BadFlag(absl::StrCat("--poller=", FLAGS_poller, ": not on this platform"));
-    config.poller = *poller;
-  }
+  if (!FLAGS_poller.empty()) config.poller = PollerFromFlag();
   if (config.server_pid > 0) {
     if (absl::StatusOr<absl::Duration> cpu = ProcessCpuTime(config.server_pid); !cpu.ok()) {
-      BadFlag(absl::StrCat("--server_pid=", config.server_pid, ": ", cpu.status().message()));
+      BadFlag(kProgram,
+              absl::StrCat("--server_pid=", config.server_pid, ": ", cpu.status().message()));
     }
   }
   // Everything but the address, which needs the resolver.
   config.target = InetAddress();
   config.target.set_port(port);
   if (absl::Status s = ValidateLoadConfig(config); !s.ok()) {
-    BadFlag(absl::StrCat("bad flags: ", s.message()));
+    BadFlag(kProgram, absl::StrCat("bad flags: ", s.message()));
   }
   absl::StatusOr<std::vector<InetAddress>> addresses = InetAddress::Resolve(
       host, port, config.scenario == LoadScenario::kChat ? SOCK_DGRAM : SOCK_STREAM);
@@ -243,280 +235,6 @@ LoadConfig ConfigFromFlags() {
   config.target = addresses->front();
   if (config.scenario != LoadScenario::kEcho) config.run_id = NewLoadRunId();
   return config;
-}
-
-// "850 ns", "123 µs", "1.23 ms", "2.50 s".
-std::string FormatLatency(int64_t ns) {
-  if (ns < 1000) return absl::StrCat(ns, " ns");
-  if (ns < 10 * 1000) return absl::StrFormat("%.2f µs", ns / 1e3);
-  if (ns < 1000 * 1000) return absl::StrFormat("%.0f µs", ns / 1e3);
-  if (ns < 1000 * 1000 * 1000) return absl::StrFormat("%.2f ms", ns / 1e6);
-  return absl::StrFormat("%.2f s", ns / 1e9);
-}
-
-std::string FormatProgress(LoadScenario scenario, const LoadProgress& p) {
-  const char* phase = p.warming_up ? "warm-up" : "       ";
-  const std::string p99 = p.phase_messages == 0 ? std::string("-") : FormatLatency(p.p99_ns);
-  const auto errors = static_cast<unsigned long long>(p.errors);
-  switch (scenario) {
-    case LoadScenario::kEcho:
-      break;
-    case LoadScenario::kAuth:
-      return absl::StrFormat("%6.1fs %s %10.1f logins/s  p99 %-9s errors %llu  open %d",
-                             absl::ToDoubleSeconds(p.elapsed), phase, p.messages_per_second,
-                             p99, errors, p.open_connections);
-    case LoadScenario::kChat:
-      return absl::StrFormat(
-          "%6.1fs %s %8.0f msg/s sent %10.0f delivered/s  p99 %-9s errors %llu  members %d",
-          absl::ToDoubleSeconds(p.elapsed), phase, p.messages_per_second,
-          p.deliveries_per_second, p99, errors, p.open_connections);
-  }
-  return absl::StrFormat("%6.1fs %s %10.0f msg/s %9.2f MB/s  p99 %-9s errors %llu  open %d",
-                         absl::ToDoubleSeconds(p.elapsed), phase, p.messages_per_second,
-                         p.megabytes_per_second, p99, errors, p.open_connections);
-}
-
-std::string Describe(const LoadConfig& c) {
-  switch (c.scenario) {
-    case LoadScenario::kEcho:
-      break;
-    case LoadScenario::kAuth: {
-      std::string mode =
-          c.rate > 0 ? absl::StrFormat("open loop at %.1f logins/s, at most %d in flight per "
-                                       "connection",
-                                       c.rate, c.depth)
-                     : (c.depth == 1 ? std::string("closed loop, one login at a time")
-                                     : absl::StrCat("closed loop, ", c.depth,
-                                                    " logins in flight"));
-      return absl::StrCat("auth at ", c.target.ToString(), ": ", c.connections,
-                          " connection(s) (", FramingName(c.framing),
-                          " framing), each REGISTER once then LOGIN over and over as its own "
-                          "user (load<n>-", c.run_id, "); ",
-                          mode, ", ", c.threads, " thread(s); the unit is the login");
-    }
-    case LoadScenario::kChat:
-      return absl::StrFormat(
-          "chat at %s (UDP): %d member(s) (load<n>-%s), %.0f msg/s in all (%.2f/s each), "
-          "%d-byte texts, %d thread(s); every member counts the broadcasts it receives",
-          c.target.ToString(), c.connections, c.run_id, c.rate, c.rate / c.connections,
-          static_cast<int>(c.message_size), c.threads);
-  }
-  std::string mode = c.rate > 0 ? absl::StrFormat("open loop at %.0f msg/s, at most %d in flight "
-                                                  "per connection",
-                                                  c.rate, c.depth)
-                                : (c.depth == 1 ? std::string("closed loop, ping-pong")
-                                                : absl::StrCat("closed loop, depth ", c.depth));
-  return absl::StrCat("echo at ", c.target.ToString(), ": ", c.connections, " connection(s), ",
-                      c.message_size, "-byte messages (", FramingName(c.framing), "), ", mode,
-                      ", ", c.threads, " thread(s)");
-}
-
-// "messages", "logins": what messages_per_second counts.
-absl::string_view Unit(LoadScenario scenario) {
-  return scenario == LoadScenario::kAuth ? "logins" : "messages";
-}
-
-std::string TextSummary(const LoadResults& r) {
-  std::string out;
-  absl::StrAppend(&out, "load: ", Describe(r.config), "\n");
-  absl::StrAppend(&out, absl::StrFormat("window:     %.2f s of %s, after %s of warm-up%s\n",
-                                        absl::ToDoubleSeconds(r.measured),
-                                        absl::FormatDuration(r.config.duration),
-                                        absl::FormatDuration(r.config.warmup),
-                                        r.completed ? "" : " (partial)"));
-  const LoadScenario scenario = r.config.scenario;
-  switch (scenario) {
-    case LoadScenario::kEcho:
-      absl::StrAppend(&out, absl::StrFormat("messages:   %llu, %.1f msg/s, %.2f MB/s\n",
-                                            static_cast<unsigned long long>(r.messages),
-                                            r.messages_per_second(),
-                                            r.megabytes_per_second()));
-      break;
-    case LoadScenario::kAuth:
-      absl::StrAppend(&out, absl::StrFormat("logins:     %llu, %.1f logins/s\n",
-                                            static_cast<unsigned long long>(r.messages),
-                                            r.messages_per_second()));
-      break;
-    case LoadScenario::kChat:
-      absl::StrAppend(&out, absl::StrFormat("sent:       %llu, %.1f msg/s\n",
-                                            static_cast<unsigned long long>(r.messages),
-                                            r.messages_per_second()));
-      absl::StrAppend(
-          &out, absl::StrFormat("delivered:  %llu of %llu expected, %.1f/s; lost %llu (%.2f%%)\n",
-                                static_cast<unsigned long long>(r.deliveries),
-                                static_cast<unsigned long long>(r.expected_deliveries),
-                                r.deliveries_per_second(),
-                                static_cast<unsigned long long>(r.lost()),
-                                100 * r.loss_ratio()));
-      break;
-  }
-  const LatencyHistogram& h = r.latency;
-  const bool timed = scenario == LoadScenario::kChat ? r.deliveries != 0 : r.messages != 0;
-  absl::StrAppend(
-      &out, "latency:    ",
-      !timed
-          ? std::string("none measured")
-          : absl::StrCat("p50 ", FormatLatency(h.ValueAtPercentile(50)), "  p90 ",
-                         FormatLatency(h.ValueAtPercentile(90)), "  p99 ",
-                         FormatLatency(h.ValueAtPercentile(99)), "  p99.9 ",
-                         FormatLatency(h.ValueAtPercentile(99.9)), "  max ",
-                         FormatLatency(h.Max()), "  (mean ",
-                         FormatLatency(static_cast<int64_t>(std::llround(h.Mean()))), ", min ",
-                         FormatLatency(h.Min()), ")"),
-      scenario == LoadScenario::kChat && timed
-          ? ", from each message's due time to each receipt"
-          : (r.config.rate > 0 && timed ? ", from the scheduled send times" : ""),
-      "\n");
-  std::vector<std::string> kinds;
-  for (int i = 0; i < kLoadErrorKinds; ++i) {
-    if (r.errors.counts[i] != 0) {
-      kinds.push_back(absl::StrCat(LoadErrorKindName(static_cast<LoadErrorKind>(i)), " ",
-                                   r.errors.counts[i]));
-    }
-  }
-  absl::StrAppend(&out, "errors:     ", r.errors.total(),
-                  kinds.empty() ? "" : absl::StrCat(" (", absl::StrJoin(kinds, ", "), ")"),
-                  "\n");
-  if (!r.errors.rejected_by_code.empty()) {
-    std::vector<std::string> codes;
-    for (const auto& [code, count] : r.errors.rejected_by_code) {
-      codes.push_back(absl::StrCat(code, " ", count));
-    }
-    absl::StrAppend(&out, "  rejected: ", absl::StrJoin(codes, ", "), "\n");
-  }
-  for (int i = 0; i < kLoadErrorKinds; ++i) {
-    if (r.errors.counts[i] != 0 && !r.errors.first[i].empty()) {
-      absl::StrAppend(&out, "  first ", LoadErrorKindName(static_cast<LoadErrorKind>(i)), ": ",
-                      r.errors.first[i], "\n");
-    }
-  }
-  if (scenario == LoadScenario::kChat) {
-    absl::StrAppend(&out, "members:    ", r.connections_opened, " of ", r.config.connections,
-                    " joined, ", r.connections_open_at_end, " in the room at the end\n");
-  } else {
-    absl::StrAppend(&out, "connections: ", r.connections_opened, " of ", r.config.connections,
-                    " opened, ", r.connections_open_at_end, " open at the end\n");
-  }
-  if (scenario != LoadScenario::kChat && (r.outstanding_at_end != 0 || r.behind_at_end != 0)) {
-    absl::StrAppend(&out, "at the close: ", r.outstanding_at_end,
-                    " message(s) in flight (not counted)");
-    if (r.config.rate > 0) {
-      absl::StrAppend(&out, ", ", r.behind_at_end, " due but not yet sent");
-    }
-    absl::StrAppend(&out, "\n");
-  }
-  if (r.config.server_pid > 0) {
-    if (std::optional<double> us = r.server_cpu_us_per_message(); us.has_value()) {
-      absl::StrAppend(&out, absl::StrFormat("server CPU: %.2f µs/%s (%.2f s over the "
-                                            "window, pid %d)\n",
-                                            *us, scenario == LoadScenario::kAuth ? "login"
-                                                                                 : "message",
-                                            absl::ToDoubleSeconds(*r.server_cpu),
-                                            r.config.server_pid));
-    } else {
-      absl::StrAppend(&out, "server CPU: unavailable (",
-                      r.server_cpu_error.empty() ? "no message measured" : r.server_cpu_error,
-                      ")\n");
-    }
-  }
-  if (!r.completed) absl::StrAppend(&out, "stopped:    ", r.stopped_because, "\n");
-  return out;
-}
-
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += "\"";
-  return out;
-}
-
-std::string JsonNumber(double value) {
-  if (!std::isfinite(value)) return "null";
-  return absl::StrFormat("%.6g", value);
-}
-
-std::string JsonSummary(const LoadResults& r) {
-  const LoadConfig& c = r.config;
-  const LatencyHistogram& h = r.latency;
-  std::vector<std::string> fields;
-  auto add = [&fields](absl::string_view key, const std::string& value) {
-    fields.push_back(absl::StrCat(JsonString(key), ":", value));
-  };
-  add("scenario", JsonString(LoadScenarioName(c.scenario)));
-  add("unit", JsonString(Unit(c.scenario)));
-  add("target", JsonString(c.target.ToString()));
-  add("framing",
-      c.scenario == LoadScenario::kChat ? "null" : JsonString(FramingName(c.framing)));
-  add("run_id", c.scenario == LoadScenario::kEcho ? "null" : JsonString(c.run_id));
-  add("connections", absl::StrCat(c.connections));
-  add("size", absl::StrCat(c.message_size));
-  add("depth", absl::StrCat(c.depth));
-  add("rate", JsonNumber(c.rate));
-  add("open_loop", c.rate > 0 ? "true" : "false");
-  add("threads", absl::StrCat(c.threads));
-  add("warmup_s", JsonNumber(absl::ToDoubleSeconds(c.warmup)));
-  add("duration_s", JsonNumber(absl::ToDoubleSeconds(c.duration)));
-  add("measured_s", JsonNumber(absl::ToDoubleSeconds(r.measured)));
-  add("completed", r.completed ? "true" : "false");
-  add("interrupted", r.interrupted ? "true" : "false");
-  add("stopped_because", r.completed ? "null" : JsonString(r.stopped_because));
-  add("messages", absl::StrCat(r.messages));
-  add("bytes", absl::StrCat(r.bytes));
-  add("messages_per_second", JsonNumber(r.messages_per_second()));
-  add("megabytes_per_second", JsonNumber(r.megabytes_per_second()));
-  if (c.scenario == LoadScenario::kChat) {
-    add("members", absl::StrCat(c.connections));
-    add("deliveries", absl::StrCat(r.deliveries));
-    add("deliveries_per_second", JsonNumber(r.deliveries_per_second()));
-    add("expected_deliveries", absl::StrCat(r.expected_deliveries));
-    add("lost", absl::StrCat(r.lost()));
-    add("loss_ratio", JsonNumber(r.loss_ratio()));
-  }
-  add("latency_ns",
-      absl::StrCat("{\"min\":", h.Min(), ",\"mean\":", JsonNumber(h.Mean()),
-                   ",\"p50\":", h.ValueAtPercentile(50), ",\"p90\":", h.ValueAtPercentile(90),
-                   ",\"p99\":", h.ValueAtPercentile(99), ",\"p99_9\":",
-                   h.ValueAtPercentile(99.9), ",\"max\":", h.Max(), "}"));
-  std::vector<std::string> errors = {absl::StrCat("\"total\":", r.errors.total())};
-  std::vector<std::string> firsts;
-  for (int i = 0; i < kLoadErrorKinds; ++i) {
-    const absl::string_view name = LoadErrorKindName(static_cast<LoadErrorKind>(i));
-    errors.push_back(absl::StrCat(JsonString(name), ":", r.errors.counts[i]));
-    if (r.errors.counts[i] != 0) {
-      firsts.push_back(absl::StrCat(JsonString(name), ":", JsonString(r.errors.first[i])));
-    }
-  }
-  add("errors", absl::StrCat("{", absl::StrJoin(errors, ","), "}"));
-  add("first_errors", absl::StrCat("{", absl::StrJoin(firsts, ","), "}"));
-  std::vector<std::string> rejections;
-  for (const auto& [code, count] : r.errors.rejected_by_code) {
-    rejections.push_back(absl::StrCat(JsonString(code), ":", count));
-  }
-  add("rejected_by_code", absl::StrCat("{", absl::StrJoin(rejections, ","), "}"));
-  add("connections_opened", absl::StrCat(r.connections_opened));
-  add("connections_open_at_end", absl::StrCat(r.connections_open_at_end));
-  add("outstanding_at_end", absl::StrCat(r.outstanding_at_end));
-  add("behind_at_end", absl::StrCat(r.behind_at_end));
-  std::optional<double> cpu = r.server_cpu_us_per_message();
-  add("server_pid", c.server_pid > 0 ? absl::StrCat(c.server_pid) : "null");
-  add("server_cpu_s",
-      r.server_cpu.has_value() ? JsonNumber(absl::ToDoubleSeconds(*r.server_cpu)) : "null");
-  add("server_cpu_us_per_message", cpu.has_value() ? JsonNumber(*cpu) : "null");
-  return absl::StrCat("{", absl::StrJoin(fields, ","), "}");
 }
 
 // Prints the progress lines: rewritten in place at a terminal, one per
@@ -553,7 +271,9 @@ class ProgressPrinter {
   size_t last_width_ = 0;
 };
 
-int Main(int argc, char** argv) {
+// Parses the command line (--help and the like exit here, status 0; a bad
+// flag exits with status 2) and sets up logging.
+void ParseFlags(int* argc, char*** argv) {
   static bool showing_help = false;
   google::gflags_exitfunc = [](int status) {
     std::exit(status == 0 || showing_help ? 0 : kUsageError);
@@ -572,14 +292,44 @@ int Main(int argc, char** argv) {
       "       receive. Summary: sent/s, deliveries/s, loss, latency from each message's\n"
       "       due time to each receipt. The server allows --chat_rate (20) per member.\n"
       "--target keeps the echo default for every scenario: point it at the service.");
-  gflags::ParseCommandLineNonHelpFlags(&argc, &argv, true);
+  gflags::ParseCommandLineNonHelpFlags(argc, argv, true);
   showing_help = true;
   gflags::HandleCommandLineHelpFlags();  // exits after --help and the like
   showing_help = false;
-  if (argc > 1) BadFlag(absl::StrCat("unexpected argument '", argv[1], "'"));
+  if (*argc > 1) BadFlag(kProgram, absl::StrCat("unexpected argument '", (*argv)[1], "'"));
   if (gflags::GetCommandLineFlagInfoOrDie("log_dir").is_default) FLAGS_logtostderr = true;
-  google::InitGoogleLogging(argv[0]);
+  google::InitGoogleLogging((*argv)[0]);
+}
 
+// Prints the summary of a run (or why it could not run) and returns the
+// exit status.
+int PrintResults(const absl::StatusOr<LoadResults>& results) {
+  if (!results.ok()) {
+    std::cerr << "load: " << results.status().message() << std::endl;
+    return kLoadFailed;
+  }
+  if (FLAGS_json) {
+    std::printf("%s\n", JsonSummary(*results).c_str());
+  } else {
+    std::string summary = TextSummary(*results);
+    // The first line repeats the one printed at the start.
+    summary.erase(0, summary.find('\n') + 1);
+    std::fputs(summary.c_str(), stdout);
+  }
+  std::fflush(stdout);
+  if (!results->completed && !results->interrupted) {
+    std::cerr << "load: " << results->stopped_because << std::endl;
+  }
+  if (results->errors.total() != 0) {
+    std::cerr << "load: " << results->errors.total() << " error(s)" << std::endl;
+  }
+  if (results->errors.total() != 0) return kLoadFailed;
+  if (results->interrupted) return kInterrupted;
+  return results->ok() ? 0 : kLoadFailed;
+}
+
+int Main(int argc, char** argv) {
+  ParseFlags(&argc, &argv);
   const LoadConfig config = ConfigFromFlags();
   EnsureDescriptors(config.connections);
   if (config.scenario == LoadScenario::kChat &&
@@ -614,7 +364,7 @@ int Main(int argc, char** argv) {
 
   ProgressPrinter printer(FLAGS_json ? stderr : stdout, config.scenario);
   if (!FLAGS_json) {
-    std::printf("load: %s\n", Describe(config).c_str());
+    std::printf("load: %s\n", DescribeLoad(config).c_str());
     std::fflush(stdout);
   }
   absl::StatusOr<LoadResults> results =
@@ -622,28 +372,7 @@ int Main(int argc, char** argv) {
   done.store(true);
   signal_watcher.join();
   printer.Finish();
-  if (!results.ok()) {
-    std::cerr << "load: " << results.status().message() << std::endl;
-    return kLoadFailed;
-  }
-  if (FLAGS_json) {
-    std::printf("%s\n", JsonSummary(*results).c_str());
-  } else {
-    std::string summary = TextSummary(*results);
-    // The first line repeats the one printed at the start.
-    summary.erase(0, summary.find('\n') + 1);
-    std::fputs(summary.c_str(), stdout);
-  }
-  std::fflush(stdout);
-  if (!results->completed && !results->interrupted) {
-    std::cerr << "load: " << results->stopped_because << std::endl;
-  }
-  if (results->errors.total() != 0) {
-    std::cerr << "load: " << results->errors.total() << " error(s)" << std::endl;
-  }
-  if (results->errors.total() != 0) return kLoadFailed;
-  if (results->interrupted) return kInterrupted;
-  return results->ok() ? 0 : kLoadFailed;
+  return PrintResults(results);
 }
 
 }  // namespace

@@ -55,7 +55,8 @@ TEST_F(LoadScenariosGeneratorTest, AuthFiguresAddUp) {
   LoadGenerator generator(config_);
   absl::StatusOr<LoadResults> results = generator.Run(nullptr);
   ASSERT_TRUE(results.ok()) << results.status();
-  EXPECT_TRUE(results->ok()) << results->stopped_because << " " << results->errors.first[1];
+  EXPECT_TRUE(results->ok()) << results->stopped_because << " "
+                             << results->errors.first(LoadErrorKind::kMismatch);
   EXPECT_EQ(results->errors.total(), 0u);
   EXPECT_GT(results->messages, 0u);
   EXPECT_EQ(results->latency.Count(), results->messages);
@@ -76,23 +77,22 @@ TEST_F(LoadScenariosGeneratorTest, TheRunIdKeepsRunsApart) {
     LoadGenerator first(config_);
     absl::StatusOr<LoadResults> results = first.Run(nullptr);
     ASSERT_TRUE(results.ok()) << results.status();
-    EXPECT_EQ(results->errors.total(), 0u) << results->errors.first[1];
+    EXPECT_EQ(results->errors.total(), 0u) << results->errors.first(LoadErrorKind::kMismatch);
   }
   {
     LoadGenerator again(config_);
     absl::StatusOr<LoadResults> results = again.Run(nullptr);
     ASSERT_TRUE(results.ok()) << results.status();
     EXPECT_EQ(results->errors.count(LoadErrorKind::kMismatch), 2u);
-    EXPECT_NE(results->errors.first[static_cast<int>(LoadErrorKind::kMismatch)].find(
-                  "409 user exists"),
+    EXPECT_NE(results->errors.first(LoadErrorKind::kMismatch).find("409 user exists"),
               std::string::npos)
-        << results->errors.first[static_cast<int>(LoadErrorKind::kMismatch)];
+        << results->errors.first(LoadErrorKind::kMismatch);
   }
   config_.run_id.clear();
   LoadGenerator fresh(config_);
   absl::StatusOr<LoadResults> results = fresh.Run(nullptr);
   ASSERT_TRUE(results.ok()) << results.status();
-  EXPECT_EQ(results->errors.total(), 0u) << results->errors.first[1];
+  EXPECT_EQ(results->errors.total(), 0u) << results->errors.first(LoadErrorKind::kMismatch);
   EXPECT_NE(results->config.run_id, "same.again");
 }
 
@@ -174,7 +174,7 @@ TEST_F(LoadScenariosGeneratorTest, ChatAllocatesNothingPerMessage) {
     *allocations = testing::AllocationCount() - before;
     EXPECT_TRUE(results.ok()) << results.status();
     if (!results.ok()) return 0;
-    EXPECT_EQ(results->errors.total(), 0u) << results->errors.first[4];
+    EXPECT_EQ(results->errors.total(), 0u) << results->errors.first(LoadErrorKind::kTimeout);
     return results->messages + results->deliveries;
   };
   uint64_t short_allocations = 0;
