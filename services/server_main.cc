@@ -21,6 +21,7 @@
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 #include "reactor/event_loop.h"
+#include "process/flags.h"
 #include "services/server.h"
 #include "services/service_table.h"
 
@@ -73,20 +74,14 @@ extern void (*gflags_exitfunc)(int);
 namespace switchboard {
 namespace {
 
-constexpr int kUsageError = 2;
+constexpr char kProgram[] = "server";
 
-[[noreturn]] void FailStartup(absl::string_view message) {
-  std::cerr << "server: " << message << std::endl;
-  std::exit(kUsageError);
-}
+// A start-up that cannot go on says one line and exits 2, as a bad flag
+// does: what to fix is in the command line or the machine's state.
+[[noreturn]] void FailStartup(absl::string_view message) { BadFlag(kProgram, message); }
 
 absl::Duration DurationFlag(const char* name, const std::string& value) {
-  absl::Duration d;
-  if (!absl::ParseDuration(value, &d)) {
-    FailStartup(absl::StrCat("--", name, "=", value,
-                             " is not a duration (examples: 90s, 5m, 24h)"));
-  }
-  return d;
+  return switchboard::DurationFlag(kProgram, name, value);
 }
 
 Framing FramingFlag(const char* name, const std::string& value) {
