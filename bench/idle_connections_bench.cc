@@ -94,7 +94,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/blocking_echo_client.h"
 #include "bench/case_outcome.h"
+#include "bench/proc_status.h"
 #include "bench/server_child.h"
 #include "benchmark/benchmark.h"
 #include "clients/latency_histogram.h"
@@ -116,25 +118,26 @@ DEFINE_bool(pin, true,
 namespace switchboard {
 namespace {
 
+using bench::Connect;
+using bench::EchoClient;
+using bench::Fd;
+using bench::RoundTrip;
+using bench::kMessageSize;
+using bench::kSettleLimit;
+using bench::Settled;
+using bench::StillIdle;
+using bench::WaitForSettledRss;
+
 constexpr absl::string_view kProgram = "idle_connections_bench";
 constexpr int kDefaultConnections = 5000;
 constexpr int kQuickConnections = 500;
 constexpr int kDefaultRoundTrips = 1000;
-constexpr size_t kMessageSize = 1024;
 // The claim, for the reactor.
 constexpr double kClaimKibPerConnection = 4.0;
 // The flags' value, unless more connections are asked for.
 constexpr int kMaxConnections = 20000;
 // Descriptors this process keeps for itself besides the connections.
 constexpr int kSpareDescriptors = 32;
-// How long one reply (the 1-byte one of each idle connection, or a 1 KB
-// echo) may take before it counts as lost.
-constexpr absl::Duration kReplyTimeout = absl::Seconds(10);
-// Settling of the server's RSS.
-constexpr absl::Duration kSettleInterval = absl::Milliseconds(50);
-constexpr int kSettleReadings = 4;
-constexpr int64_t kSettleToleranceKib = 32;
-constexpr absl::Duration kSettleLimit = absl::Seconds(3);
 
 struct Settings {
   int connections = kDefaultConnections;
@@ -146,205 +149,6 @@ struct Model {
   std::string name;  // the --model value
   bool claim_applies;
 };
-
-// ----------------------------------------------------------------------------
-// The server's memory, from /proc.
-
-struct ProcStatus {
-  int64_t rss_kib = 0;
-  int64_t threads = 0;
-};
-
-absl::StatusOr<ProcStatus> ReadProcStatus(pid_t pid) {
-  const std::string path = absl::StrCat("/proc/", pid, "/status");
-  std::ifstream file(path);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  ProcStatus status;
-  bool have_rss = false;
-  std::string line;
-  while (std::getline(file, line)) {
-    absl::string_view rest = line;
-    // "VmRSS:	    5120 kB", "Threads:	3"
-    if (absl::ConsumePrefix(&rest, "VmRSS:")) {
-      rest = absl::StripAsciiWhitespace(rest);
-      absl::ConsumeSuffix(&rest, " kB");
-      have_rss = absl::SimpleAtoi(rest, &status.rss_kib);
-    } else if (absl::ConsumePrefix(&rest, "Threads:")) {
-      absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &status.threads);
-    }
-  }
-  if (!have_rss) return absl::InternalError(absl::StrCat("no VmRSS in ", path));
-  return status;
-}
-
-struct Settled {
-  ProcStatus status;
-  absl::Duration waited;
-  bool settled;
-};
-
-// Reads the server's status every kSettleInterval until kSettleReadings
-// readings in a row lie within kSettleToleranceKib of each other, or
-// kSettleLimit has passed; returns the last reading.
-absl::StatusOr<Settled> WaitForSettledRss(pid_t pid) {
-  const absl::Time start = absl::Now();
-  std::vector<int64_t> recent;
-  for (;;) {
-    absl::StatusOr<ProcStatus> status = ReadProcStatus(pid);
-    if (!status.ok()) return status.status();
-    recent.push_back(status->rss_kib);
-    if (recent.size() > kSettleReadings) recent.erase(recent.begin());
-    const absl::Duration waited = absl::Now() - start;
-    if (recent.size() == kSettleReadings) {
-      const auto [low, high] = std::minmax_element(recent.begin(), recent.end());
-      if (*high - *low <= kSettleToleranceKib) return Settled{*status, waited, true};
-    }
-    if (waited >= kSettleLimit) return Settled{*status, waited, false};
-    absl::SleepFor(kSettleInterval);
-  }
-}
-
-// ----------------------------------------------------------------------------
-// Plain blocking TCP, with deadlines.
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Close();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Close(); }
-
-  int get() const { return fd_; }
-  void Close() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-absl::StatusOr<Fd> Connect(uint16_t port, bool no_delay) {
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return absl::ErrnoToStatus(errno, "socket");
-  if (no_delay) {
-    const int one = 1;
-    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  while (connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    if (errno != EINTR) return absl::ErrnoToStatus(errno, "connect");
-  }
-  return fd;
-}
-
-absl::Status SendAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, "send");
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-// Reads exactly `n` bytes into `out` before `deadline`.
-absl::Status ReceiveExactly(int fd, size_t n, absl::Time deadline, std::string* out) {
-  out->resize(n);
-  size_t have = 0;
-  while (have < n) {
-    const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
-    if (left_ms <= 0) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("no reply within ", absl::FormatDuration(kReplyTimeout), " (", have,
-                       " of ", n, " bytes back)"));
-    }
-    pollfd ready{fd, POLLIN, 0};
-    const int polled = poll(&ready, 1, static_cast<int>(left_ms));
-    if (polled < 0 && errno != EINTR) return absl::ErrnoToStatus(errno, "poll");
-    if (polled <= 0) continue;
-    const ssize_t got = recv(fd, out->data() + have, n - have, 0);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return absl::ErrnoToStatus(errno, "recv");
-    if (got == 0) {
-      return absl::UnavailableError(
-          absl::StrCat("the server closed the connection (", have, " of ", n, " bytes back)"));
-    }
-    have += static_cast<size_t>(got);
-  }
-  return absl::OkStatus();
-}
-
-// Sends `message` and checks that exactly it comes back.
-absl::Status RoundTrip(int fd, absl::string_view message, std::string* reply) {
-  if (absl::Status sent = SendAll(fd, message); !sent.ok()) return sent;
-  if (absl::Status got = ReceiveExactly(fd, message.size(), absl::Now() + kReplyTimeout, reply);
-      !got.ok()) {
-    return got;
-  }
-  if (*reply != message) {
-    const size_t at = static_cast<size_t>(
-        std::mismatch(reply->begin(), reply->end(), message.begin()).first - reply->begin());
-    return absl::DataLossError(absl::StrCat("the echo differs from what was sent at byte ", at,
-                                            " of ", message.size()));
-  }
-  return absl::OkStatus();
-}
-
-// Whether `fd` is still open at both ends and has nothing unexpected to
-// read: a non-blocking peek that finds nothing.
-bool StillIdle(int fd) {
-  char byte;
-  const ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-// 1024 bytes that differ from one round trip to the next, so that a reply
-// to an earlier message cannot pass for this one.
-std::string Message(int index) {
-  std::string message(kMessageSize, '\0');
-  for (size_t i = 0; i < message.size(); ++i) {
-    message[i] = static_cast<char>('a' + (static_cast<size_t>(index) * 7 + i) % 26);
-  }
-  return message;
-}
-
-// A fresh connection (TCP_NODELAY) makes `round_trips` round trips of
-// kMessageSize bytes, one at a time, each reply checked; their times (write
-// to last byte back, ns) go into `latency`, the whole run's into `elapsed`.
-absl::Status EchoClient(uint16_t port, int round_trips, LatencyHistogram* latency,
-                        absl::Duration* elapsed) {
-  absl::StatusOr<Fd> client = Connect(port, true);
-  if (!client.ok()) return client.status();
-  std::vector<std::string> messages;
-  for (int i = 0; i < 16; ++i) messages.push_back(Message(i));
-  std::string reply;
-  const absl::Time start = absl::Now();
-  for (int i = 0; i < round_trips; ++i) {
-    const absl::Time sent = absl::Now();
-    const absl::Status echoed =
-        RoundTrip(client->get(), messages[static_cast<size_t>(i) % messages.size()], &reply);
-    if (!echoed.ok()) {
-      return absl::Status(echoed.code(), absl::StrCat("round trip ", i + 1, " of ", round_trips,
-                                                      ": ", echoed.message()));
-    }
-    latency->Record(absl::ToInt64Nanoseconds(absl::Now() - sent));
-  }
-  *elapsed = absl::Now() - start;
-  return absl::OkStatus();
-}
 
 // ----------------------------------------------------------------------------
 // The case.

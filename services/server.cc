@@ -64,7 +64,10 @@ absl::string_view ServerModelName(ServerModel model) {
   return "unknown";
 }
 
-absl::Status ValidateConfig(const ServerConfig& config) {
+namespace {
+
+// The services named, their ports and framings, against the table.
+absl::Status ValidateServices(const ServerConfig& config) {
   if (config.services.empty()) {
     return absl::InvalidArgumentError("--services names no service");
   }
@@ -103,6 +106,13 @@ absl::Status ValidateConfig(const ServerConfig& config) {
                        " service takes ", absl::StrJoin(allowed, " or ")));
     }
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateConfig(const ServerConfig& config) {
+  if (absl::Status s = ValidateServices(config); !s.ok()) return s;
   if (!InetAddress::Parse(config.host, 0).ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--host=", config.host,

@@ -165,6 +165,46 @@ void WatchSignals(const sigset_t& signals, EventLoop* main_loop) {
   }).detach();
 }
 
+// What the log says before the listening lines: the design, and each
+// listener with the busy ports it skipped.
+void LogStartup(const ServerConfig& config, const EventLoop& main_loop, const Server& server) {
+  switch (config.model) {
+    case ServerModel::kReactor:
+      LOG(INFO) << "Switchboard " << kVersion << " starting: model reactor, poller "
+                << main_loop.poller_name() << ", " << config.io_threads
+                << " I/O thread(s), " << config.workers << " worker(s), dispatch "
+                << FLAGS_dispatch << ", services " << FLAGS_services;
+      break;
+    case ServerModel::kBlocking:
+      LOG(INFO) << "Switchboard " << kVersion << " starting: model blocking, poller "
+                << main_loop.poller_name()
+                << " (main loop: chat and signals), a thread per connection (at most "
+                << config.max_connections << ") with blocking reads and writes, services "
+                << FLAGS_services;
+      break;
+    case ServerModel::kIterative:
+      LOG(INFO) << "Switchboard " << kVersion << " starting: model iterative, poller "
+                << main_loop.poller_name()
+                << " (main loop: chat and signals), one thread per service serving one "
+                   "connection at a time (the others wait in the backlog), services "
+                << FLAGS_services;
+      break;
+  }
+  if (config.pwhash_cost == PwhashCost::kMin &&
+      absl::StrContains(FLAGS_services, "auth")) {
+    LOG(WARNING) << "--pwhash_cost=min: passwords are hashed at libsodium's minimum "
+                    "cost, which is for tests only and easy to brute-force";
+  }
+  for (const Server::Listener& listener : server.listeners()) {
+    for (uint16_t busy : listener.skipped_ports) {
+      LOG(INFO) << listener.service << ": port " << busy
+                << " is in use by another program; tried the next one (--port_search)";
+    }
+    LOG(INFO) << listener.service << ": listening on " << listener.address.ToString()
+              << " (" << listener.transport << ")";
+  }
+}
+
 int Main(int argc, char** argv) {
   google::gflags_exitfunc = [](int status) {
     std::exit(status == 0 ? 0 : kUsageError);
@@ -201,41 +241,7 @@ int Main(int argc, char** argv) {
       Server::Create(config, main_loop->get());
   if (!server.ok()) FailStartup(server.status().message());
 
-  switch (config.model) {
-    case ServerModel::kReactor:
-      LOG(INFO) << "Switchboard " << kVersion << " starting: model reactor, poller "
-                << (*main_loop)->poller_name() << ", " << config.io_threads
-                << " I/O thread(s), " << config.workers << " worker(s), dispatch "
-                << FLAGS_dispatch << ", services " << FLAGS_services;
-      break;
-    case ServerModel::kBlocking:
-      LOG(INFO) << "Switchboard " << kVersion << " starting: model blocking, poller "
-                << (*main_loop)->poller_name()
-                << " (main loop: chat and signals), a thread per connection (at most "
-                << config.max_connections << ") with blocking reads and writes, services "
-                << FLAGS_services;
-      break;
-    case ServerModel::kIterative:
-      LOG(INFO) << "Switchboard " << kVersion << " starting: model iterative, poller "
-                << (*main_loop)->poller_name()
-                << " (main loop: chat and signals), one thread per service serving one "
-                   "connection at a time (the others wait in the backlog), services "
-                << FLAGS_services;
-      break;
-  }
-  if (config.pwhash_cost == PwhashCost::kMin &&
-      absl::StrContains(FLAGS_services, "auth")) {
-    LOG(WARNING) << "--pwhash_cost=min: passwords are hashed at libsodium's minimum "
-                    "cost, which is for tests only and easy to brute-force";
-  }
-  for (const Server::Listener& listener : (*server)->listeners()) {
-    for (uint16_t busy : listener.skipped_ports) {
-      LOG(INFO) << listener.service << ": port " << busy
-                << " is in use by another program; tried the next one (--port_search)";
-    }
-    LOG(INFO) << listener.service << ": listening on " << listener.address.ToString()
-              << " (" << listener.transport << ")";
-  }
+  LogStartup(config, **main_loop, **server);
   for (const Server::Listener& listener : (*server)->listeners()) {
     std::cout << Server::ListeningLine(listener) << "\n";
   }
