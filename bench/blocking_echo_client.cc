@@ -49,9 +49,9 @@ absl::Status ReceiveExactly(int fd, size_t n, absl::Time deadline, std::string* 
   while (have < n) {
     const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
     if (left_ms <= 0) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("no reply within ", absl::FormatDuration(kReplyTimeout), " (", have,
-                       " of ", n, " bytes back)"));
+      return absl::DeadlineExceededError(absl::StrCat("no reply within ",
+                                                      absl::FormatDuration(kReplyTimeout), " (",
+                                                      have, " of ", n, " bytes back)"));
     }
     pollfd ready{fd, POLLIN, 0};
     const int polled = poll(&ready, 1, static_cast<int>(left_ms));
@@ -78,8 +78,8 @@ absl::Status RoundTrip(int fd, absl::string_view message, std::string* reply) {
   if (*reply != message) {
     const size_t at = static_cast<size_t>(
         std::mismatch(reply->begin(), reply->end(), message.begin()).first - reply->begin());
-    return absl::DataLossError(absl::StrCat("the echo differs from what was sent at byte ", at,
-                                            " of ", message.size()));
+    return absl::DataLossError(
+        absl::StrCat("the echo differs from what was sent at byte ", at, " of ", message.size()));
   }
   return absl::OkStatus();
 }

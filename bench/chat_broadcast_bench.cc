@@ -45,8 +45,8 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <sys/epoll.h>
 #include <sodium.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -235,16 +235,16 @@ class Room {
       }
     }
     for (size_t begin = 0, end = 0; begin < count; begin = end) {
-      end = std::min(count, begin + std::clamp<size_t>(kJoinDatagrams / (begin + 1), 1,
-                                                       kMaxJoinGroup));
+      end = std::min(count,
+                     begin + std::clamp<size_t>(kJoinDatagrams / (begin + 1), 1, kMaxJoinGroup));
       for (size_t i = begin; i < end; ++i) {
         if (!Send(members_[i], absl::StrCat("JOIN ", members_[i].nick))) {
           return absl::StrCat("send: ", strerror(errno));
         }
       }
       if (!PumpUntil([&] { return Count(begin, end, &Member::cookie) == end - begin; })) {
-        return absl::StrCat("no COOKIE for ", members_[begin].nick, "..; last error: ",
-                            last_error_);
+        return absl::StrCat("no COOKIE for ", members_[begin].nick,
+                            "..; last error: ", last_error_);
       }
       for (size_t i = begin; i < end; ++i) {
         const Member& m = members_[i];
@@ -253,8 +253,7 @@ class Room {
         }
       }
       if (!PumpUntil([&] { return Count(begin, end, &Member::key) == end - begin; })) {
-        return absl::StrCat("no OK for ", members_[begin].nick, "..; last error: ",
-                            last_error_);
+        return absl::StrCat("no OK for ", members_[begin].nick, "..; last error: ", last_error_);
       }
     }
     // Let the JOINED broadcasts finish.
@@ -301,8 +300,8 @@ class Room {
     state.counters["server_dropped"] = static_cast<double>(dropped_after - dropped_before);
     state.counters["errors"] = static_cast<double>(errors_ - errors_before);
     state.counters["send_errors"] = static_cast<double>(send_errors_ - send_errors_before);
-    state.SetLabel(absl::StrCat(members_.size(), " members, window ", kWindow, ", ",
-                                kTextBytes, " B text"));
+    state.SetLabel(
+        absl::StrCat(members_.size(), " members, window ", kWindow, ", ", kTextBytes, " B text"));
   }
 
  private:

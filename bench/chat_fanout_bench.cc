@@ -239,8 +239,8 @@ struct Setup {
     state.counters["broadcasts/s"] = benchmark::Counter(iterations, benchmark::Counter::kIsRate);
     state.counters["datagrams/s"] =
         benchmark::Counter(iterations * members, benchmark::Counter::kIsRate);
-    state.counters["io_busy_us"] = benchmark::Counter(
-        io_busy_seconds * 1e6, benchmark::Counter::kAvgIterations);
+    state.counters["io_busy_us"] =
+        benchmark::Counter(io_busy_seconds * 1e6, benchmark::Counter::kAvgIterations);
     state.counters["io_cpu_us"] =
         benchmark::Counter(io_cpu_seconds * 1e6, benchmark::Counter::kAvgIterations);
     state.counters["lost"] = benchmark::Counter(

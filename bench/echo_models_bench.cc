@@ -222,9 +222,9 @@ void RunCase(benchmark::State& state, const Design& design, const std::string& b
     const double measured_s = absl::ToDoubleSeconds(r.measured);
     state.SetIterationTime(measured_s > 0 ? measured_s : 1e-9);
     if (!r.completed) {
-      EndCase(state, absl::StrCat("the load stopped early: ", r.stopped_because,
-                                  r.errors.total() ? "; errors: " : "",
-                                  DescribeLoadErrors(r.errors)));
+      EndCase(state,
+              absl::StrCat("the load stopped early: ", r.stopped_because,
+                           r.errors.total() ? "; errors: " : "", DescribeLoadErrors(r.errors)));
       break;
     }
     if (r.errors.total() != 0) {
@@ -314,18 +314,17 @@ Settings SettingsFromFlags() {
 // others. Returns a description for the benchmark context.
 std::string PinCpus(Settings& settings) {
   const std::string pin_env = EnvOr("ECHO_MODELS_PIN", "");
-  const bool pin = gflags::GetCommandLineFlagInfoOrDie("pin").is_default
-                       ? pin_env != "0"
-                       : FLAGS_pin;
+  const bool pin =
+      gflags::GetCommandLineFlagInfoOrDie("pin").is_default ? pin_env != "0" : FLAGS_pin;
   if (!pin) return "not pinned (--pin=false): load generator and server share every CPU";
   return PinSelfToFirstCpu(&settings.server_cpus);
 }
 
 std::vector<Design> Designs() {
-  const std::vector<std::string> common = {"--services=echo", "--echo_port=0",
-                                           "--io_threads=1", "--minloglevel=1"};
-  auto server = [&common](std::string name, std::string label,
-                          std::vector<std::string> model_flags, bool one_connection_only) {
+  const std::vector<std::string> common = {"--services=echo", "--echo_port=0", "--io_threads=1",
+                                           "--minloglevel=1"};
+  auto server = [&common](std::string name, std::string label, std::vector<std::string> model_flags,
+                          bool one_connection_only) {
     Design design{std::move(name), std::move(label), "services/server", common,
                   one_connection_only};
     design.flags.insert(design.flags.end(), model_flags.begin(), model_flags.end());
@@ -345,9 +344,8 @@ std::vector<Design> Designs() {
 // Puts "echo_models_designs" ("name=label;...") and "echo_models_loads"
 // ("CONNECTIONSxDEPTH,...") into the JSON context, both in the order run.
 // InvalidArgument for a design that the format cannot carry.
-absl::Status AddDescriptionToContext(
-    const std::vector<std::pair<Design, std::string>>& designs,
-    const std::vector<Load>& loads) {
+absl::Status AddDescriptionToContext(const std::vector<std::pair<Design, std::string>>& designs,
+                                     const std::vector<Load>& loads) {
   std::vector<std::string> named;
   for (const auto& [design, path] : designs) {
     // ';' separates the designs and the first '=' ends the name.
@@ -398,13 +396,13 @@ int Main(int argc, char** argv) {
   // shared machine whose speed drifts keeps the ratios steadier.
   for (const Load& load : loads) {
     for (const auto& [design, path] : designs) {
-      const std::string name = absl::StrCat("echo/", design.name, "/connections:",
-                                            load.connections, "/depth:", load.depth);
-      benchmark::RegisterBenchmark(name.c_str(),
-                                   [design = design, path = path, load, settings](
-                                       benchmark::State& state) {
-                                     RunCase(state, design, path, load, settings);
-                                   })
+      const std::string name = absl::StrCat("echo/", design.name, "/connections:", load.connections,
+                                            "/depth:", load.depth);
+      benchmark::RegisterBenchmark(
+          name.c_str(),
+          [design = design, path = path, load, settings](benchmark::State& state) {
+            RunCase(state, design, path, load, settings);
+          })
           ->Iterations(1)
           ->UseManualTime()
           ->Unit(benchmark::kMillisecond);

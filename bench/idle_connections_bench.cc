@@ -109,8 +109,9 @@ DEFINE_int32(connections, 0,
 DEFINE_int32(round_trips, 0,
              "Round trips of 1024 bytes the echo client makes among them (default 1000, "
              "or $IDLE_CONNECTIONS_ROUND_TRIPS)");
-DEFINE_bool(quick, false, "500 idle connections instead of 5000, for CI (also "
-                          "$IDLE_CONNECTIONS_QUICK=1)");
+DEFINE_bool(quick, false,
+            "500 idle connections instead of 5000, for CI (also "
+            "$IDLE_CONNECTIONS_QUICK=1)");
 DEFINE_bool(pin, true,
             "Pin this process to the first CPU it may use and the server to the others "
             "(also $IDLE_CONNECTIONS_PIN=0 to turn it off)");
@@ -121,9 +122,9 @@ namespace {
 using bench::Connect;
 using bench::EchoClient;
 using bench::Fd;
-using bench::RoundTrip;
 using bench::kMessageSize;
 using bench::kSettleLimit;
+using bench::RoundTrip;
 using bench::Settled;
 using bench::StillIdle;
 using bench::WaitForSettledRss;
@@ -177,10 +178,10 @@ void RunCase(benchmark::State& state, const Model& model, const std::string& bin
     std::vector<Fd> idle;
     auto fail = [&](absl::string_view what) {
       idle.clear();
-      EndCase(state, absl::StrCat(what, server.Running()
-                                            ? ""
-                                            : absl::StrCat("; the server exited; stderr: ",
-                                                           server.StderrExcerpt())));
+      EndCase(state,
+              absl::StrCat(what, server.Running() ? ""
+                                                  : absl::StrCat("; the server exited; stderr: ",
+                                                                 server.StderrExcerpt())));
     };
 
     // 1. Warm-up, and the echo client's figures without idle connections.
@@ -241,8 +242,7 @@ void RunCase(benchmark::State& state, const Model& model, const std::string& bin
     // 5. The echo client among them.
     LatencyHistogram latency;
     absl::Duration echo_time;
-    if (absl::Status echoed = EchoClient(server.port(), settings.round_trips, &latency,
-                                         &echo_time);
+    if (absl::Status echoed = EchoClient(server.port(), settings.round_trips, &latency, &echo_time);
         !echoed.ok()) {
       fail(absl::StrCat("echo client among the idle connections: ", echoed.message()));
       break;

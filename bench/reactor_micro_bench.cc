@@ -106,7 +106,8 @@ void BM_TimerAddCancel(benchmark::State& state) {
   }
   int64_t n = 0;
   for (auto _ : state) {
-    const TimerId id = timers.Add(base + absl::Milliseconds(++n % 100000), absl::ZeroDuration(), [] {});
+    const TimerId id =
+        timers.Add(base + absl::Milliseconds(++n % 100000), absl::ZeroDuration(), [] {});
     timers.Cancel(id);
   }
 }

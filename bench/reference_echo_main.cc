@@ -18,8 +18,7 @@
 
 int main(int argc, char** argv) {
   if (argc > 1) {
-    std::cerr << "reference_echo_main: takes no arguments (got '" << argv[1] << "')"
-              << std::endl;
+    std::cerr << "reference_echo_main: takes no arguments (got '" << argv[1] << "')" << std::endl;
     return 2;
   }
   // Blocked before the loop thread starts, so that it inherits the mask and

@@ -28,9 +28,7 @@ constexpr size_t kBuffer = 64 * 1024;
 // data gets this many, then the others get their turn.
 constexpr int kReadsPerTurn = 16;
 
-absl::Status Errno(absl::string_view what) {
-  return absl::ErrnoToStatus(errno, what);
-}
+absl::Status Errno(absl::string_view what) { return absl::ErrnoToStatus(errno, what); }
 
 }  // namespace
 

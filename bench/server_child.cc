@@ -28,8 +28,7 @@ constexpr char kWorkspace[] = "switchboard";
 
 bool IsExecutable(const std::string& path) {
   struct stat info {};
-  return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
-         access(path.c_str(), X_OK) == 0;
+  return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && access(path.c_str(), X_OK) == 0;
 }
 
 }  // namespace
@@ -54,15 +53,14 @@ std::vector<std::string> RunfilesRoots(const char* argv0) {
 }
 
 absl::StatusOr<std::string> FindRunfile(const std::vector<std::string>& roots,
-                                        absl::string_view path,
-                                        absl::string_view how_to_run) {
+                                        absl::string_view path, absl::string_view how_to_run) {
   for (const std::string& root : roots) {
     std::string candidate = absl::StrCat(root, "/", path);
     if (IsExecutable(candidate)) return candidate;
   }
-  return absl::NotFoundError(absl::StrCat(
-      "cannot find ", path, " in the runfiles (looked in ", absl::StrJoin(roots, ", "), ")",
-      how_to_run.empty() ? "" : "; build and run through Bazel: ", how_to_run));
+  return absl::NotFoundError(
+      absl::StrCat("cannot find ", path, " in the runfiles (looked in ", absl::StrJoin(roots, ", "),
+                   ")", how_to_run.empty() ? "" : "; build and run through Bazel: ", how_to_run));
 }
 
 absl::StatusOr<std::unique_ptr<ServerChild>> ServerChild::Start(
@@ -83,17 +81,16 @@ absl::StatusOr<std::unique_ptr<ServerChild>> ServerChild::Start(
 
   const absl::StatusOr<std::string> line = child->process_.ReadLine(kStartTimeout);
   if (absl::IsDeadlineExceeded(line.status())) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        name, " did not announce its port within ", absl::FormatDuration(kStartTimeout),
-        "; stderr: ", child->StderrExcerpt()));
+    return absl::DeadlineExceededError(absl::StrCat(name, " did not announce its port within ",
+                                                    absl::FormatDuration(kStartTimeout),
+                                                    "; stderr: ", child->StderrExcerpt()));
   }
   if (!line.ok()) {
     // End of output before a line: the server exited (or is exiting).
     const std::optional<int> status = child->process_.Wait(absl::Seconds(5));
-    const std::string why =
-        absl::StrCat(name, " exited with status ",
-                     status.has_value() ? absl::StrCat(*status) : "unknown",
-                     " before announcing its port; stderr: ", child->StderrExcerpt());
+    const std::string why = absl::StrCat(
+        name, " exited with status ", status.has_value() ? absl::StrCat(*status) : "unknown",
+        " before announcing its port; stderr: ", child->StderrExcerpt());
     if (status == kServerStartupErrorStatus) return absl::FailedPreconditionError(why);
     return absl::InternalError(why);
   }
@@ -134,8 +131,7 @@ std::string ServerChild::StderrExcerpt(size_t limit) const {
   return std::string(absl::StripTrailingAsciiWhitespace(text));
 }
 
-std::string PinSelfToFirstCpu(std::optional<cpu_set_t>* server_cpus,
-                              absl::string_view self_name) {
+std::string PinSelfToFirstCpu(std::optional<cpu_set_t>* server_cpus, absl::string_view self_name) {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) {

@@ -54,8 +54,7 @@ std::vector<std::string> RunfilesRoots(const char* argv0);
 // NotFound otherwise, saying where it looked and, with `how_to_run`, how to
 // run the program so that it finds it.
 absl::StatusOr<std::string> FindRunfile(const std::vector<std::string>& roots,
-                                        absl::string_view path,
-                                        absl::string_view how_to_run = "");
+                                        absl::string_view path, absl::string_view how_to_run = "");
 
 // A server started as a ChildProcess (stdin /dev/null; its stderr kept to
 // show its start-up error), waited for until it announces its port.
@@ -70,8 +69,8 @@ class ServerChild {
   // server that exits before announcing gives FailedPrecondition when it
   // exited with the start-up error status, Internal otherwise; both say
   // what it wrote to stderr. With `cpus`, the child runs on those CPUs only.
-  static absl::StatusOr<std::unique_ptr<ServerChild>> Start(
-      const std::vector<std::string>& argv, const std::optional<cpu_set_t>& cpus);
+  static absl::StatusOr<std::unique_ptr<ServerChild>> Start(const std::vector<std::string>& argv,
+                                                            const std::optional<cpu_set_t>& cpus);
 
   ServerChild(const ServerChild&) = delete;
   ServerChild& operator=(const ServerChild&) = delete;

@@ -31,15 +31,16 @@ ReplyCheck AuthDialogue::TakeOpeningReply(int index, Buffer* in, std::string* wr
   size_t consumed = 0;
   const ReplyCheck framed = Decode(*in, &reply, &consumed, wrong);
   if (framed != ReplyCheck::kRight) return framed;
-  const bool right = index == 0 ? absl::StartsWith(reply, "220 ")
-                                : absl::StartsWith(reply, registered_);
+  const bool right =
+      index == 0 ? absl::StartsWith(reply, "220 ") : absl::StartsWith(reply, registered_);
   if (!right) {
-    *wrong = index == 0
-                 ? absl::StrCat("connection ", id_, ": expected the auth service's greeting "
-                                "(220 ...) from ", target_, ", got ", QuoteReply(reply),
-                                " (is the target the auth service?)")
-                 : absl::StrCat("connection ", id_, ": REGISTER ", user_, " got ",
-                                QuoteReply(reply));
+    *wrong = index == 0 ? absl::StrCat("connection ", id_,
+                                       ": expected the auth service's greeting "
+                                       "(220 ...) from ",
+                                       target_, ", got ", QuoteReply(reply),
+                                       " (is the target the auth service?)")
+                        : absl::StrCat("connection ", id_, ": REGISTER ", user_, " got ",
+                                       QuoteReply(reply));
     return ReplyCheck::kBroken;
   }
   in->Consume(consumed);
@@ -78,8 +79,8 @@ ReplyCheck AuthDialogue::Decode(const Buffer& in, absl::string_view* reply, size
       return ReplyCheck::kIncomplete;
     case DecodeStatus::kTooLong:
       *broken = absl::StrCat("connection ", id_, ": a reply longer than ",
-                             FramingName(codec_->framing()), " framing allows from ",
-                             target_, " (is the target the auth service, with this framing?)");
+                             FramingName(codec_->framing()), " framing allows from ", target_,
+                             " (is the target the auth service, with this framing?)");
       return ReplyCheck::kBroken;
     case DecodeStatus::kMessage:
       break;

@@ -73,8 +73,8 @@ class ChatLoadMember final : public LoadClient {
         id_(id),
         nick_(absl::StrCat("load", id, "-", thread->run_id())),
         run_suffix_(absl::StrCat("-", thread->run_id())),
-        join_retry_(std::clamp(config_.timeout / 4, absl::Milliseconds(50),
-                               absl::Milliseconds(500))),
+        join_retry_(
+            std::clamp(config_.timeout / 4, absl::Milliseconds(50), absl::Milliseconds(500))),
         schedule_(config_.rate, config_.connections, id) {}
   ChatLoadMember(const ChatLoadMember&) = delete;
   ChatLoadMember& operator=(const ChatLoadMember&) = delete;
@@ -124,9 +124,9 @@ class ChatLoadMember final : public LoadClient {
   // text in place, so steady sending allocates nothing.
   std::string datagram_;
   size_t text_at_ = 0;
-  uint64_t sent_ = 0;            // messages sent
+  uint64_t sent_ = 0;  // messages sent
   absl::Time join_started_;
-  absl::Time join_sent_;         // the latest JOIN datagram
+  absl::Time join_sent_;  // the latest JOIN datagram
   absl::Time last_sent_;
   // The first send since the last datagram heard; InfiniteFuture() when
   // everything sent has been answered by something.
@@ -149,9 +149,8 @@ void ChatLoadMember::Open() {
   absl::StatusOr<std::unique_ptr<UdpSocket>> socket =
       UdpSocket::Bind(thread_->loop(), local, options);
   if (!socket.ok()) {
-    Fail(LoadErrorKind::kConnect, [&] {
-      return absl::StrCat(Who(), ": no UDP socket: ", socket.status().message());
-    });
+    Fail(LoadErrorKind::kConnect,
+         [&] { return absl::StrCat(Who(), ": no UDP socket: ", socket.status().message()); });
     return;
   }
   socket_ = *std::move(socket);
@@ -228,8 +227,8 @@ void ChatLoadMember::Check(absl::Time now) {
     case State::kJoined:
       if (now - unanswered_since_ >= config_.timeout) {
         Fail(LoadErrorKind::kTimeout, [&] {
-          return absl::StrCat(Who(), ": nothing heard for ",
-                              absl::FormatDuration(config_.timeout), " after sending");
+          return absl::StrCat(Who(), ": nothing heard for ", absl::FormatDuration(config_.timeout),
+                              " after sending");
         });
       } else if (now - last_sent_ >= kKeepAlive) {
         Send(absl::StrCat("PING ", key_), now);

@@ -80,8 +80,7 @@ class ChatSession {
       }
       const absl::Time wake = quitting ? quit_deadline : next_ping;
       pollfd fds[2] = {{socket_.fd(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-      const int timeout_ms =
-          static_cast<int>(absl::ToInt64Milliseconds(wake - absl::Now())) + 1;
+      const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(wake - absl::Now())) + 1;
       const int ready = poll(fds, quitting || stdin_done_ ? 1 : 2, std::max(timeout_ms, 0));
       if (ready < 0 && errno != EINTR) Fail(absl::StrCat("poll: ", strerror(errno)));
       if (ready <= 0) continue;
@@ -188,8 +187,7 @@ class ChatSession {
 };
 
 int Main(int argc, char** argv) {
-  gflags::SetUsageMessage(
-      "Switchboard chat client: chat --nick=NAME [--host=H --port=P --bind=A]");
+  gflags::SetUsageMessage("Switchboard chat client: chat --nick=NAME [--host=H --port=P --bind=A]");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   // Events go to the console unless --log_dir asks for files.
   if (gflags::GetCommandLineFlagInfoOrDie("log_dir").is_default) FLAGS_logtostderr = true;
@@ -217,8 +215,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (nick.empty()) Fail("--nick is required");
-  absl::StatusOr<std::vector<InetAddress>> servers =
-      InetAddress::Resolve(host, *port, SOCK_DGRAM);
+  absl::StatusOr<std::vector<InetAddress>> servers = InetAddress::Resolve(host, *port, SOCK_DGRAM);
   if (!servers.ok() || servers->empty()) {
     Fail(absl::StrCat("cannot resolve --host=", host));
   }
@@ -235,11 +232,10 @@ int Main(int argc, char** argv) {
   if (connect(socket->fd(), server.sockaddr_ptr(), server.length()) < 0) {
     Fail(absl::StrCat("connect to ", server.ToString(), ": ", strerror(errno)));
   }
-  ChatSession session(*std::move(socket), server.ToString(), ChatMember(nick),
-                      DurationFlag("chat", "ping_interval", FLAGS_ping_interval,
-                                   DurationRange::kPositive),
-                      DurationFlag("chat", "join_timeout", FLAGS_join_timeout,
-                                   DurationRange::kPositive));
+  ChatSession session(
+      *std::move(socket), server.ToString(), ChatMember(nick),
+      DurationFlag("chat", "ping_interval", FLAGS_ping_interval, DurationRange::kPositive),
+      DurationFlag("chat", "join_timeout", FLAGS_join_timeout, DurationRange::kPositive));
   return session.Run();
 }
 

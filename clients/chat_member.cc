@@ -76,8 +76,8 @@ bool ChatMember::Sequence(uint64_t sequence, Event& event) {
     for (uint64_t s = first; s < sequence && missing_.size() < kMaxMissing; ++s) {
       missing_.insert(s);
     }
-    event.show.push_back(absl::StrCat("* missed ", sequence - first,
-                                      " broadcast(s); asking for them"));
+    event.show.push_back(
+        absl::StrCat("* missed ", sequence - first, " broadcast(s); asking for them"));
     event.send.push_back(absl::StrCat("HISTORY ", key_, " ", first));
   }
   last_sequence_ = sequence;
@@ -98,8 +98,8 @@ ChatMember::Command ChatMember::OnTyped(absl::string_view line) const {
   } else {
     std::string message = absl::StrCat("MSG ", key_, " ", line);
     if (message.size() > kMaxDatagram) {
-      command.show = absl::StrCat("! too long by ", message.size() - kMaxDatagram,
-                                  " bytes; not sent");
+      command.show =
+          absl::StrCat("! too long by ", message.size() - kMaxDatagram, " bytes; not sent");
     } else {
       command.send = std::move(message);
     }

@@ -53,10 +53,14 @@ struct ServiceDefaults {
 };
 
 bool DefaultsFor(absl::string_view service, ServiceDefaults* out) {
-  if (service == "echo") *out = {7007, Framing::kRaw};
-  else if (service == "identity") *out = {7008, Framing::kLine};
-  else if (service == "auth") *out = {7009, Framing::kLine};
-  else return false;
+  if (service == "echo")
+    *out = {7007, Framing::kRaw};
+  else if (service == "identity")
+    *out = {7008, Framing::kLine};
+  else if (service == "auth")
+    *out = {7009, Framing::kLine};
+  else
+    return false;
   return true;
 }
 
@@ -90,8 +94,7 @@ class InteractiveSession {
         close_timeout_(close_timeout),
         // A length frame needs its size before its bytes, so a line is held
         // whole up to the frame limit.
-        stream_above_(framing == Framing::kLength ? CodecLimits().max_frame
-                                                  : kStreamAbove) {}
+        stream_above_(framing == Framing::kLength ? CodecLimits().max_frame : kStreamAbove) {}
 
   // Returns the process exit status.
   int Run() {
@@ -101,8 +104,8 @@ class InteractiveSession {
       // seconds), so that RESUME goes first.
       const bool held_for_greeting =
           token_file_.has_value() && !greeted_ && absl::Now() < greeting_deadline_;
-      const bool want_stdin = reading_stdin_ && !held_for_greeting &&
-                              to_server_.readable_bytes() < kMaxUnsent;
+      const bool want_stdin =
+          reading_stdin_ && !held_for_greeting && to_server_.readable_bytes() < kMaxUnsent;
       pollfd fds[2] = {
           {socket_.fd(), static_cast<short>(POLLIN | (to_server_.empty() ? 0 : POLLOUT)), 0},
           {STDIN_FILENO, POLLIN, 0}};
@@ -117,8 +120,8 @@ class InteractiveSession {
         }
         timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
       } else if (held_for_greeting) {
-        timeout_ms = static_cast<int>(
-                         absl::ToInt64Milliseconds(greeting_deadline_ - absl::Now())) + 1;
+        timeout_ms =
+            static_cast<int>(absl::ToInt64Milliseconds(greeting_deadline_ - absl::Now())) + 1;
       }
       const int ready = poll(fds, count, timeout_ms);
       if (ready < 0) {
@@ -156,8 +159,8 @@ class InteractiveSession {
     }
     if (n == 0) {
       PrintReplies(true);
-      LOG(INFO) << "disconnected: the server closed the connection (sent "
-                << bytes_sent_ << " bytes, received " << bytes_received_ << ")";
+      LOG(INFO) << "disconnected: the server closed the connection (sent " << bytes_sent_
+                << " bytes, received " << bytes_received_ << ")";
       return false;
     }
     bytes_received_ += n;
@@ -172,8 +175,7 @@ class InteractiveSession {
       from_server_.Clear();
     } else {
       Frame frame;
-      while (codec_->Decode(from_server_.view(), end_of_stream, &frame) ==
-             DecodeStatus::kMessage) {
+      while (codec_->Decode(from_server_.view(), end_of_stream, &frame) == DecodeStatus::kMessage) {
         std::fwrite(frame.message.data(), 1, frame.message.size(), stdout);
         std::fputc('\n', stdout);
         if (token_file_.has_value()) KeepToken(frame.message);
@@ -322,7 +324,7 @@ class InteractiveSession {
   }
 
   const std::optional<TokenFile> token_file_;
-  bool greeted_ = false;   // the server's first reply has come
+  bool greeted_ = false;  // the server's first reply has come
   const absl::Time greeting_deadline_ = absl::Now() + absl::Seconds(3);
   bool resuming_ = false;  // a saved token was offered; its answer is next
   Socket socket_;
@@ -333,8 +335,8 @@ class InteractiveSession {
   Buffer from_server_;
   Buffer stdin_;
   Buffer to_server_;
-  size_t scanned_ = 0;         // stdin_ bytes known to hold no '\n'
-  bool mid_line_ = false;      // part of the current line was sent already
+  size_t scanned_ = 0;          // stdin_ bytes known to hold no '\n'
+  bool mid_line_ = false;       // part of the current line was sent already
   bool skipping_line_ = false;  // the current line is being dropped
   bool reading_stdin_ = true;
   bool half_close_pending_ = false;  // shut down writing once to_server_ drains
@@ -383,8 +385,7 @@ int Main(int argc, char** argv) {
     if (!parsed.ok()) Fail(parsed.status().message());
     framing = *parsed;
   }
-  const absl::Duration close_timeout =
-      DurationFlag("client", "close_timeout", FLAGS_close_timeout);
+  const absl::Duration close_timeout = DurationFlag("client", "close_timeout", FLAGS_close_timeout);
 
   std::string host = FLAGS_host;
   uint16_t port = defaults.port;
@@ -407,30 +408,26 @@ int Main(int argc, char** argv) {
   absl::Status last_error;
   for (const InetAddress& address : *addresses) {
     if (local.has_value() && local->family() != address.family()) continue;
-    absl::StatusOr<Socket> socket =
-        Socket::Connect(address, local.has_value() ? &*local : nullptr);
+    absl::StatusOr<Socket> socket = Socket::Connect(address, local.has_value() ? &*local : nullptr);
     if (!socket.ok()) {
       last_error = socket.status();
       continue;
     }
-    const std::string from =
-        socket->LocalAddress().ok() ? socket->LocalAddress()->ToString() : "?";
-    LOG(INFO) << "connected to " << FLAGS_service << " at " << address.ToString()
-              << " from " << from << " (" << FramingName(framing) << " framing)";
+    const std::string from = socket->LocalAddress().ok() ? socket->LocalAddress()->ToString() : "?";
+    LOG(INFO) << "connected to " << FLAGS_service << " at " << address.ToString() << " from "
+              << from << " (" << FramingName(framing) << " framing)";
     std::optional<TokenFile> token_file;
     if (FLAGS_service == "auth") {
       token_file.emplace(FLAGS_token_file.empty() ? TokenFile::DefaultPath(host, port)
                                                   : FLAGS_token_file);
     }
-    InteractiveSession session(*std::move(socket), framing, close_timeout,
-                               std::move(token_file));
+    InteractiveSession session(*std::move(socket), framing, close_timeout, std::move(token_file));
     return session.Run();
   }
   if (last_error.ok()) {
     last_error = absl::InvalidArgumentError("--bind and the host are of different IP versions");
   }
-  Fail(absl::StrCat("cannot connect to ", host, " port ", port, ": ",
-                    last_error.message()));
+  Fail(absl::StrCat("cannot connect to ", host, " port ", port, ": ", last_error.message()));
 }
 
 }  // namespace

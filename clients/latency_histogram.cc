@@ -22,8 +22,7 @@ int BucketIndex(int64_t value) {
 
 LatencyHistogram::LatencyHistogram(int64_t max_value)
     : max_value_(std::max<int64_t>(max_value, kSubBucketMask)),
-      counts_(static_cast<size_t>(BucketIndex(max_value_) + 2)
-              << kSubBucketHalfCountMagnitude) {}
+      counts_(static_cast<size_t>(BucketIndex(max_value_) + 2) << kSubBucketHalfCountMagnitude) {}
 
 size_t LatencyHistogram::CountsIndex(int64_t value) const {
   const int bucket = BucketIndex(value);
@@ -34,8 +33,8 @@ size_t LatencyHistogram::CountsIndex(int64_t value) const {
 
 int64_t LatencyHistogram::ValueFromIndex(size_t index) const {
   int bucket = static_cast<int>(index >> kSubBucketHalfCountMagnitude) - 1;
-  int64_t sub_bucket = static_cast<int64_t>(index & (kSubBucketHalfCount - 1)) +
-                       kSubBucketHalfCount;
+  int64_t sub_bucket =
+      static_cast<int64_t>(index & (kSubBucketHalfCount - 1)) + kSubBucketHalfCount;
   if (bucket < 0) {  // the lower half of bucket 0: values 0..1023
     sub_bucket -= kSubBucketHalfCount;
     bucket = 0;
@@ -114,8 +113,8 @@ int64_t LatencyHistogram::ValueAtPercentile(double percentile) const {
   percentile = std::clamp(percentile, 0.0, 100.0);
   if (percentile == 0) return min_;
   // The rank of the value asked for, counted from 1 (HdrHistogram's rule).
-  uint64_t rank = static_cast<uint64_t>(
-      std::llround(percentile / 100.0 * static_cast<double>(total_)));
+  uint64_t rank =
+      static_cast<uint64_t>(std::llround(percentile / 100.0 * static_cast<double>(total_)));
   rank = std::clamp<uint64_t>(rank, 1, total_);
   uint64_t seen = 0;
   for (size_t i = 0; i < counts_.size(); ++i) {

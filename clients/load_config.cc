@@ -39,8 +39,7 @@ constexpr size_t kMaxPassword = 256;
 bool IsValidRunId(absl::string_view id) {
   if (id.empty() || id.size() > kMaxRunId) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
-           c == '-';
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
   });
 }
 
@@ -58,9 +57,12 @@ bool IsValidPassword(absl::string_view password) {
 
 absl::string_view LoadScenarioName(LoadScenario scenario) {
   switch (scenario) {
-    case LoadScenario::kEcho: return "echo";
-    case LoadScenario::kAuth: return "auth";
-    case LoadScenario::kChat: return "chat";
+    case LoadScenario::kEcho:
+      return "echo";
+    case LoadScenario::kAuth:
+      return "auth";
+    case LoadScenario::kChat:
+      return "chat";
   }
   return "?";
 }
@@ -77,12 +79,18 @@ absl::StatusOr<LoadScenario> ParseLoadScenario(absl::string_view name) {
 
 absl::string_view LoadErrorKindName(LoadErrorKind kind) {
   switch (kind) {
-    case LoadErrorKind::kConnect: return "connect";
-    case LoadErrorKind::kMismatch: return "mismatch";
-    case LoadErrorKind::kReset: return "reset";
-    case LoadErrorKind::kClosed: return "closed";
-    case LoadErrorKind::kTimeout: return "timeout";
-    case LoadErrorKind::kRejected: return "rejected";
+    case LoadErrorKind::kConnect:
+      return "connect";
+    case LoadErrorKind::kMismatch:
+      return "mismatch";
+    case LoadErrorKind::kReset:
+      return "reset";
+    case LoadErrorKind::kClosed:
+      return "closed";
+    case LoadErrorKind::kTimeout:
+      return "timeout";
+    case LoadErrorKind::kRejected:
+      return "rejected";
   }
   return "?";
 }
@@ -162,9 +170,9 @@ absl::Status ValidateLoadConfig(const LoadConfig& config) {
           break;
         case Framing::kLength:
           if (config.message_size > kMaxFrame) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                "size ", config.message_size, ": a length frame holds at most ", kMaxFrame,
-                " bytes"));
+            return absl::InvalidArgumentError(absl::StrCat("size ", config.message_size,
+                                                           ": a length frame holds at most ",
+                                                           kMaxFrame, " bytes"));
           }
           break;
         case Framing::kRaw:

@@ -78,9 +78,9 @@ struct LoadGenerator::RunState {
     }
     // The run begins once those are made (a large echo pattern takes a while).
     timeline.start = clock->Now();
-    const absl::Duration ramp =
-        config.connect_rate > 0 ? absl::Seconds(config.connections / config.connect_rate)
-                                : absl::ZeroDuration();
+    const absl::Duration ramp = config.connect_rate > 0
+                                    ? absl::Seconds(config.connections / config.connect_rate)
+                                    : absl::ZeroDuration();
     timeline.window_start = timeline.start + ramp + config.warmup;
     timeline.window_end = timeline.window_start + config.duration;
     results.config = config;
@@ -146,8 +146,8 @@ absl::StatusOr<LoadResults> LoadGenerator::Run(const ProgressCallback& progress)
 
 absl::Status LoadGenerator::StartThreads(RunState* run) {
   const int thread_count = std::min(config_.threads, config_.connections);
-  const LoadThread::ClientFactory factory = ClientFactoryFor(
-      config_.scenario, run->echo_pattern.get(), run->chat_text.get());
+  const LoadThread::ClientFactory factory =
+      ClientFactoryFor(config_.scenario, run->echo_pattern.get(), run->chat_text.get());
   std::vector<std::vector<uint32_t>> ids(thread_count);
   for (int i = 0; i < config_.connections; ++i) {
     ids[i % thread_count].push_back(static_cast<uint32_t>(i));
@@ -290,10 +290,9 @@ void LoadGenerator::CollectResults(RunState* run) {
   LoadStats total;
   for (std::unique_ptr<LoadThread>& thread : threads_) thread->AddTo(&total, &results.latency);
   threads_.clear();
-  results.measured = run->window_started
-                         ? std::clamp(run->end_time - run->timeline.window_start,
-                                      absl::ZeroDuration(), config_.duration)
-                         : absl::ZeroDuration();
+  results.measured = run->window_started ? std::clamp(run->end_time - run->timeline.window_start,
+                                                      absl::ZeroDuration(), config_.duration)
+                                         : absl::ZeroDuration();
   if (!run->window_started) {
     // Nothing of the window ran: the warm-up's figures are not the window's.
     results.latency.Reset();

@@ -108,18 +108,18 @@ inline constexpr size_t kMaxChatText = 1100;
 
 struct LoadConfig {
   LoadScenario scenario = LoadScenario::kEcho;
-  InetAddress target;                 // the service: echo, auth (TCP) or chat (UDP)
-  int connections = 10;               // chat: members
-  size_t message_size = 1024;         // echo: payload bytes, framing excluded;
-                                      // chat: text bytes; auth: unused
+  InetAddress target;                           // the service: echo, auth (TCP) or chat (UDP)
+  int connections = 10;                         // chat: members
+  size_t message_size = 1024;                   // echo: payload bytes, framing excluded;
+                                                // chat: text bytes; auth: unused
   absl::Duration duration = absl::Seconds(10);  // the measurement window
   absl::Duration warmup = absl::Seconds(1);
-  int depth = 1;                      // messages in flight per connection (not chat)
-  double rate = 0;                    // messages/s in all; 0: closed loop (chat: > 0)
-  double connect_rate = 0;            // connections opened/s; 0: all at once
-  Framing framing = Framing::kRaw;    // the service's framing (auth: line or length)
-  int threads = 1;                    // event loops (at most `connections`)
-  pid_t server_pid = 0;               // > 0: measure its CPU time (Linux)
+  int depth = 1;                    // messages in flight per connection (not chat)
+  double rate = 0;                  // messages/s in all; 0: closed loop (chat: > 0)
+  double connect_rate = 0;          // connections opened/s; 0: all at once
+  Framing framing = Framing::kRaw;  // the service's framing (auth: line or length)
+  int threads = 1;                  // event loops (at most `connections`)
+  pid_t server_pid = 0;             // > 0: measure its CPU time (Linux)
   // A connect, or a connection owed replies that receives nothing, for this
   // long counts as a timeout error; the connection is then closed. Chat: a
   // join unanswered for this long (its datagrams resent meanwhile), or a
@@ -193,25 +193,25 @@ class LoadErrors {
 
 // What the progress callback receives, once per progress_interval.
 struct LoadProgress {
-  absl::Duration elapsed;         // since the run began
-  bool warming_up = false;        // before the window: figures thrown away later
-  double messages_per_second = 0;  // over the last interval (chat: sent)
+  absl::Duration elapsed;            // since the run began
+  bool warming_up = false;           // before the window: figures thrown away later
+  double messages_per_second = 0;    // over the last interval (chat: sent)
   double deliveries_per_second = 0;  // chat: broadcasts received, over the last interval
-  double megabytes_per_second = 0;  // payload, 10^6 bytes, over the last interval
-  uint64_t phase_messages = 0;    // replies counted in the current phase so far
-                                  // (chat: messages sent in the window)
-  int64_t p99_ns = 0;             // their latency's 99th percentile (chat: receipts')
-  uint64_t errors = 0;            // the whole run so far
+  double megabytes_per_second = 0;   // payload, 10^6 bytes, over the last interval
+  uint64_t phase_messages = 0;       // replies counted in the current phase so far
+                                     // (chat: messages sent in the window)
+  int64_t p99_ns = 0;                // their latency's 99th percentile (chat: receipts')
+  uint64_t errors = 0;               // the whole run so far
   int open_connections = 0;
 };
 
 struct LoadResults {
   LoadConfig config;
-  absl::Duration measured;          // how much of the window ran
+  absl::Duration measured;  // how much of the window ran
   // Correct replies received in the window (echo), successful logins (auth),
   // messages sent (chat).
   uint64_t messages = 0;
-  uint64_t bytes = 0;               // their payload bytes (auth: 0)
+  uint64_t bytes = 0;  // their payload bytes (auth: 0)
   // Nanoseconds; open loop: from the schedule. Chat: one value per receipt,
   // from the time the message was due.
   LatencyHistogram latency;
@@ -222,13 +222,13 @@ struct LoadResults {
   // window or the drain after it), and how many there should have been.
   uint64_t deliveries = 0;
   uint64_t expected_deliveries = 0;
-  uint64_t outstanding_at_end = 0;  // sent, not answered when the window closed
-  uint64_t behind_at_end = 0;       // open loop: due, not yet sent at the close
+  uint64_t outstanding_at_end = 0;           // sent, not answered when the window closed
+  uint64_t behind_at_end = 0;                // open loop: due, not yet sent at the close
   std::optional<absl::Duration> server_cpu;  // over the window
-  std::string server_cpu_error;     // why server_cpu is missing, if asked for
-  bool completed = false;           // the whole window ran
-  bool interrupted = false;         // Stop() ended it early
-  std::string stopped_because;      // when not completed
+  std::string server_cpu_error;              // why server_cpu is missing, if asked for
+  bool completed = false;                    // the whole window ran
+  bool interrupted = false;                  // Stop() ended it early
+  std::string stopped_because;               // when not completed
 
   double messages_per_second() const;
   double megabytes_per_second() const;

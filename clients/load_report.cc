@@ -32,13 +32,13 @@ std::string FormatProgress(LoadScenario scenario, const LoadProgress& p) {
       break;
     case LoadScenario::kAuth:
       return absl::StrFormat("%6.1fs %s %10.1f logins/s  p99 %-9s errors %llu  open %d",
-                             absl::ToDoubleSeconds(p.elapsed), phase, p.messages_per_second,
-                             p99, errors, p.open_connections);
+                             absl::ToDoubleSeconds(p.elapsed), phase, p.messages_per_second, p99,
+                             errors, p.open_connections);
     case LoadScenario::kChat:
       return absl::StrFormat(
           "%6.1fs %s %8.0f msg/s sent %10.0f delivered/s  p99 %-9s errors %llu  members %d",
-          absl::ToDoubleSeconds(p.elapsed), phase, p.messages_per_second,
-          p.deliveries_per_second, p99, errors, p.open_connections);
+          absl::ToDoubleSeconds(p.elapsed), phase, p.messages_per_second, p.deliveries_per_second,
+          p99, errors, p.open_connections);
   }
   return absl::StrFormat("%6.1fs %s %10.0f msg/s %9.2f MB/s  p99 %-9s errors %llu  open %d",
                          absl::ToDoubleSeconds(p.elapsed), phase, p.messages_per_second,
@@ -51,17 +51,18 @@ std::string DescribeLoad(const LoadConfig& c) {
       break;
     case LoadScenario::kAuth: {
       std::string mode =
-          c.rate > 0 ? absl::StrFormat("open loop at %.1f logins/s, at most %d in flight per "
-                                       "connection",
-                                       c.rate, c.depth)
+          c.rate > 0 ? absl::StrFormat(
+                           "open loop at %.1f logins/s, at most %d in flight per "
+                           "connection",
+                           c.rate, c.depth)
                      : (c.depth == 1 ? std::string("closed loop, one login at a time")
-                                     : absl::StrCat("closed loop, ", c.depth,
-                                                    " logins in flight"));
-      return absl::StrCat("auth at ", c.target.ToString(), ": ", c.connections,
-                          " connection(s) (", FramingName(c.framing),
+                                     : absl::StrCat("closed loop, ", c.depth, " logins in flight"));
+      return absl::StrCat("auth at ", c.target.ToString(), ": ", c.connections, " connection(s) (",
+                          FramingName(c.framing),
                           " framing), each REGISTER once then LOGIN over and over as its own "
-                          "user (load<n>-", c.run_id, "); ",
-                          mode, ", ", c.threads, " thread(s); the unit is the login");
+                          "user (load<n>-",
+                          c.run_id, "); ", mode, ", ", c.threads,
+                          " thread(s); the unit is the login");
     }
     case LoadScenario::kChat:
       return absl::StrFormat(
@@ -70,14 +71,15 @@ std::string DescribeLoad(const LoadConfig& c) {
           c.target.ToString(), c.connections, c.run_id, c.rate, c.rate / c.connections,
           static_cast<int>(c.message_size), c.threads);
   }
-  std::string mode = c.rate > 0 ? absl::StrFormat("open loop at %.0f msg/s, at most %d in flight "
-                                                  "per connection",
-                                                  c.rate, c.depth)
+  std::string mode = c.rate > 0 ? absl::StrFormat(
+                                      "open loop at %.0f msg/s, at most %d in flight "
+                                      "per connection",
+                                      c.rate, c.depth)
                                 : (c.depth == 1 ? std::string("closed loop, ping-pong")
                                                 : absl::StrCat("closed loop, depth ", c.depth));
   return absl::StrCat("echo at ", c.target.ToString(), ": ", c.connections, " connection(s), ",
-                      c.message_size, "-byte messages (", FramingName(c.framing), "), ", mode,
-                      ", ", c.threads, " thread(s)");
+                      c.message_size, "-byte messages (", FramingName(c.framing), "), ", mode, ", ",
+                      c.threads, " thread(s)");
 }
 
 absl::string_view LoadUnit(LoadScenario scenario) {
@@ -94,8 +96,7 @@ void AppendThroughput(const LoadResults& r, std::string* out) {
     case LoadScenario::kEcho:
       absl::StrAppend(out, absl::StrFormat("messages:   %llu, %.1f msg/s, %.2f MB/s\n",
                                            static_cast<unsigned long long>(r.messages),
-                                           r.messages_per_second(),
-                                           r.megabytes_per_second()));
+                                           r.messages_per_second(), r.megabytes_per_second()));
       break;
     case LoadScenario::kAuth:
       absl::StrAppend(out, absl::StrFormat("logins:     %llu, %.1f logins/s\n",
@@ -110,8 +111,7 @@ void AppendThroughput(const LoadResults& r, std::string* out) {
           out, absl::StrFormat("delivered:  %llu of %llu expected, %.1f/s; lost %llu (%.2f%%)\n",
                                static_cast<unsigned long long>(r.deliveries),
                                static_cast<unsigned long long>(r.expected_deliveries),
-                               r.deliveries_per_second(),
-                               static_cast<unsigned long long>(r.lost()),
+                               r.deliveries_per_second(), static_cast<unsigned long long>(r.lost()),
                                100 * r.loss_ratio()));
       break;
   }
@@ -121,21 +121,19 @@ void AppendLatency(const LoadResults& r, std::string* out) {
   const LoadScenario scenario = r.config.scenario;
   const LatencyHistogram& h = r.latency;
   const bool timed = scenario == LoadScenario::kChat ? r.deliveries != 0 : r.messages != 0;
-  absl::StrAppend(
-      out, "latency:    ",
-      !timed
-          ? std::string("none measured")
-          : absl::StrCat("p50 ", FormatLatency(h.ValueAtPercentile(50)), "  p90 ",
-                         FormatLatency(h.ValueAtPercentile(90)), "  p99 ",
-                         FormatLatency(h.ValueAtPercentile(99)), "  p99.9 ",
-                         FormatLatency(h.ValueAtPercentile(99.9)), "  max ",
-                         FormatLatency(h.Max()), "  (mean ",
-                         FormatLatency(static_cast<int64_t>(std::llround(h.Mean()))), ", min ",
-                         FormatLatency(h.Min()), ")"),
-      scenario == LoadScenario::kChat && timed
-          ? ", from each message's due time to each receipt"
-          : (r.config.rate > 0 && timed ? ", from the scheduled send times" : ""),
-      "\n");
+  absl::StrAppend(out, "latency:    ",
+                  !timed ? std::string("none measured")
+                         : absl::StrCat("p50 ", FormatLatency(h.ValueAtPercentile(50)), "  p90 ",
+                                        FormatLatency(h.ValueAtPercentile(90)), "  p99 ",
+                                        FormatLatency(h.ValueAtPercentile(99)), "  p99.9 ",
+                                        FormatLatency(h.ValueAtPercentile(99.9)), "  max ",
+                                        FormatLatency(h.Max()), "  (mean ",
+                                        FormatLatency(static_cast<int64_t>(std::llround(h.Mean()))),
+                                        ", min ", FormatLatency(h.Min()), ")"),
+                  scenario == LoadScenario::kChat && timed
+                      ? ", from each message's due time to each receipt"
+                      : (r.config.rate > 0 && timed ? ", from the scheduled send times" : ""),
+                  "\n");
 }
 
 // "errors:", then the rejections by code and the first error of each kind.
@@ -147,8 +145,7 @@ void AppendErrors(const LoadErrors& errors, std::string* out) {
     }
   }
   absl::StrAppend(out, "errors:     ", errors.total(),
-                  kinds.empty() ? "" : absl::StrCat(" (", absl::StrJoin(kinds, ", "), ")"),
-                  "\n");
+                  kinds.empty() ? "" : absl::StrCat(" (", absl::StrJoin(kinds, ", "), ")"), "\n");
   if (!errors.rejected_by_code().empty()) {
     std::vector<std::string> codes;
     for (const auto& [code, count] : errors.rejected_by_code()) {
@@ -185,17 +182,14 @@ void AppendConnections(const LoadResults& r, std::string* out) {
 void AppendServerCpu(const LoadResults& r, std::string* out) {
   if (r.config.server_pid <= 0) return;
   if (std::optional<double> us = r.server_cpu_us_per_message(); us.has_value()) {
-    absl::StrAppend(out, absl::StrFormat("server CPU: %.2f µs/%s (%.2f s over the "
-                                         "window, pid %d)\n",
-                                         *us, r.config.scenario == LoadScenario::kAuth
-                                                  ? "login"
-                                                  : "message",
-                                         absl::ToDoubleSeconds(*r.server_cpu),
-                                         r.config.server_pid));
+    absl::StrAppend(
+        out, absl::StrFormat("server CPU: %.2f µs/%s (%.2f s over the "
+                             "window, pid %d)\n",
+                             *us, r.config.scenario == LoadScenario::kAuth ? "login" : "message",
+                             absl::ToDoubleSeconds(*r.server_cpu), r.config.server_pid));
   } else {
     absl::StrAppend(out, "server CPU: unavailable (",
-                    r.server_cpu_error.empty() ? "no message measured" : r.server_cpu_error,
-                    ")\n");
+                    r.server_cpu_error.empty() ? "no message measured" : r.server_cpu_error, ")\n");
   }
 }
 
@@ -204,11 +198,11 @@ void AppendServerCpu(const LoadResults& r, std::string* out) {
 std::string TextSummary(const LoadResults& r) {
   std::string out;
   absl::StrAppend(&out, "load: ", DescribeLoad(r.config), "\n");
-  absl::StrAppend(&out, absl::StrFormat("window:     %.2f s of %s, after %s of warm-up%s\n",
-                                        absl::ToDoubleSeconds(r.measured),
-                                        absl::FormatDuration(r.config.duration),
-                                        absl::FormatDuration(r.config.warmup),
-                                        r.completed ? "" : " (partial)"));
+  absl::StrAppend(
+      &out,
+      absl::StrFormat("window:     %.2f s of %s, after %s of warm-up%s\n",
+                      absl::ToDoubleSeconds(r.measured), absl::FormatDuration(r.config.duration),
+                      absl::FormatDuration(r.config.warmup), r.completed ? "" : " (partial)"));
   AppendThroughput(r, &out);
   AppendLatency(r, &out);
   AppendErrors(r.errors, &out);
@@ -222,11 +216,21 @@ std::string JsonString(absl::string_view text) {
   std::string out = "\"";
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
@@ -254,8 +258,7 @@ std::string JsonSummary(const LoadResults& r) {
   add("scenario", JsonString(LoadScenarioName(c.scenario)));
   add("unit", JsonString(LoadUnit(c.scenario)));
   add("target", JsonString(c.target.ToString()));
-  add("framing",
-      c.scenario == LoadScenario::kChat ? "null" : JsonString(FramingName(c.framing)));
+  add("framing", c.scenario == LoadScenario::kChat ? "null" : JsonString(FramingName(c.framing)));
   add("run_id", c.scenario == LoadScenario::kEcho ? "null" : JsonString(c.run_id));
   add("connections", absl::StrCat(c.connections));
   add("size", absl::StrCat(c.message_size));
@@ -284,8 +287,8 @@ std::string JsonSummary(const LoadResults& r) {
   add("latency_ns",
       absl::StrCat("{\"min\":", h.Min(), ",\"mean\":", JsonNumber(h.Mean()),
                    ",\"p50\":", h.ValueAtPercentile(50), ",\"p90\":", h.ValueAtPercentile(90),
-                   ",\"p99\":", h.ValueAtPercentile(99), ",\"p99_9\":",
-                   h.ValueAtPercentile(99.9), ",\"max\":", h.Max(), "}"));
+                   ",\"p99\":", h.ValueAtPercentile(99), ",\"p99_9\":", h.ValueAtPercentile(99.9),
+                   ",\"max\":", h.Max(), "}"));
   std::vector<std::string> errors = {absl::StrCat("\"total\":", r.errors.total())};
   std::vector<std::string> firsts;
   for (LoadErrorKind kind : kAllLoadErrorKinds) {

@@ -39,9 +39,9 @@ void LoadStats::Add(const LoadStats& other) {
   open_at_end += other.open_at_end;
 }
 
-LoadThread::LoadThread(LoadGenerator* generator, const LoadConfig& config,
-                       const Timeline& timeline, const std::string& run_id, ChatTally* chat,
-                       ClientFactory factory, std::vector<uint32_t> client_ids)
+LoadThread::LoadThread(LoadGenerator* generator, const LoadConfig& config, const Timeline& timeline,
+                       const std::string& run_id, ChatTally* chat, ClientFactory factory,
+                       std::vector<uint32_t> client_ids)
     : generator_(generator),
       config_(config),
       timeline_(timeline),

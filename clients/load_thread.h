@@ -40,8 +40,8 @@ std::string QuoteReply(absl::string_view text);
 
 // Times a run is made of, on the monotonic clock.
 struct Timeline {
-  absl::Time start;          // the first connections open
-  absl::Time window_start;   // after ramp-up and warm-up
+  absl::Time start;         // the first connections open
+  absl::Time window_start;  // after ramp-up and warm-up
   absl::Time window_end;
 
   bool InWindow(absl::Time t) const { return t >= window_start && t < window_end; }
@@ -51,9 +51,9 @@ struct Timeline {
 // can end as soon as the members, wherever they live, have received every
 // broadcast the window's messages owe them.
 struct ChatTally {
-  std::atomic<int> joined{0};           // members in the room now
-  std::atomic<uint64_t> owed{0};        // deliveries the window's messages owe
-  std::atomic<uint64_t> delivered{0};   // of those, received
+  std::atomic<int> joined{0};          // members in the room now
+  std::atomic<uint64_t> owed{0};       // deliveries the window's messages owe
+  std::atomic<uint64_t> delivered{0};  // of those, received
   bool AllDelivered() const {
     return delivered.load(std::memory_order_relaxed) >= owed.load(std::memory_order_relaxed);
   }
@@ -61,7 +61,7 @@ struct ChatTally {
 
 // A thread's counters; the latencies of the phase are kept beside them.
 struct LoadStats {
-  uint64_t messages = 0;       // the current phase (warm-up, then window)
+  uint64_t messages = 0;  // the current phase (warm-up, then window)
   uint64_t bytes = 0;
   uint64_t replies_total = 0;  // the whole run, for progress rates
   uint64_t bytes_total = 0;

@@ -14,8 +14,7 @@ namespace switchboard {
 absl::StatusOr<uint16_t> ParsePort(absl::string_view text) {
   text = absl::StripAsciiWhitespace(text);
   uint32_t port = 0;
-  if (text.empty() || !absl::SimpleAtoi(text, &port) || text[0] == '+' ||
-      text[0] == '-') {
+  if (text.empty() || !absl::SimpleAtoi(text, &port) || text[0] == '+' || text[0] == '-') {
     return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a port number"));
   }
   if (port < 1 || port > 65535) {
@@ -30,8 +29,7 @@ absl::Status CheckHost(absl::string_view host) {
   return InetAddress::Resolve(host, 0, SOCK_STREAM).status();
 }
 
-absl::StatusOr<std::string> Ask(std::istream& in, std::ostream& out,
-                                absl::string_view question,
+absl::StatusOr<std::string> Ask(std::istream& in, std::ostream& out, absl::string_view question,
                                 absl::string_view default_answer,
                                 absl::Status (*check)(absl::string_view)) {
   for (;;) {
@@ -51,8 +49,7 @@ absl::StatusOr<std::string> AskHost(std::istream& in, std::ostream& out,
   return Ask(in, out, "Host", default_host, &CheckHost);
 }
 
-absl::StatusOr<uint16_t> AskPort(std::istream& in, std::ostream& out,
-                                 uint16_t default_port) {
+absl::StatusOr<uint16_t> AskPort(std::istream& in, std::ostream& out, uint16_t default_port) {
   absl::StatusOr<std::string> answer =
       Ask(in, out, "Port", absl::StrCat(default_port),
           [](absl::string_view text) { return ParsePort(text).status(); });

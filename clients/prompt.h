@@ -25,16 +25,14 @@ absl::Status CheckHost(absl::string_view host);
 // Asks "<question> [<default>]: " on `out` and reads a line from `in`; an
 // empty answer takes the default. Re-asks while `check` rejects the answer,
 // printing why. NotFound when `in` ends first.
-absl::StatusOr<std::string> Ask(std::istream& in, std::ostream& out,
-                                absl::string_view question,
+absl::StatusOr<std::string> Ask(std::istream& in, std::ostream& out, absl::string_view question,
                                 absl::string_view default_answer,
                                 absl::Status (*check)(absl::string_view));
 
 // Ask() for a host (CheckHost) and for a port (ParsePort).
 absl::StatusOr<std::string> AskHost(std::istream& in, std::ostream& out,
                                     absl::string_view default_host);
-absl::StatusOr<uint16_t> AskPort(std::istream& in, std::ostream& out,
-                                 uint16_t default_port);
+absl::StatusOr<uint16_t> AskPort(std::istream& in, std::ostream& out, uint16_t default_port);
 
 }  // namespace switchboard
 

@@ -79,14 +79,14 @@ class StreamConnection final : public LoadClient {
   Buffer input_;
   Buffer output_;
   bool write_shut_ = false;
-  int opening_owed_ = 0;   // replies to the opening still to come
-  int opening_taken_ = 0;  // replies to the opening taken
-  uint64_t sent_ = 0;      // requests written to the output
-  uint64_t received_ = 0;  // replies taken (right or wrong)
+  int opening_owed_ = 0;             // replies to the opening still to come
+  int opening_taken_ = 0;            // replies to the opening taken
+  uint64_t sent_ = 0;                // requests written to the output
+  uint64_t received_ = 0;            // replies taken (right or wrong)
   std::vector<absl::Time> sent_at_;  // closed loop: by seq % depth
   OpenLoopSchedule schedule_;        // open loop
   absl::Time connect_started_;
-  absl::Time last_progress_;         // the last reply bytes, or the first owed
+  absl::Time last_progress_;  // the last reply bytes, or the first owed
   absl::Time drain_deadline_;
 };
 

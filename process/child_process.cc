@@ -79,8 +79,7 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>&
   // inherit another child's terminal or pipes. The stderr file is closed by
   // `child`'s destructor.
   auto close_all = [&] {
-    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], terminal_fd,
-                   terminal_peer}) {
+    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], terminal_fd, terminal_peer}) {
       if (fd >= 0) close(fd);
     }
   };

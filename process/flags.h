@@ -33,8 +33,7 @@ enum class DurationRange {
 // BadFlag: `<program>: --<name>: '<value>' is not a duration (examples:
 // 500ms, 10s, 5m)`, or `... --<name>: must be positive (got 0s)`.
 absl::Duration DurationFlag(absl::string_view program, absl::string_view name,
-                            absl::string_view value,
-                            DurationRange range = DurationRange::kAny);
+                            absl::string_view value, DurationRange range = DurationRange::kAny);
 
 }  // namespace switchboard
 

@@ -22,9 +22,8 @@ absl::Status RaiseOpenFileLimit(uint64_t needed) {
   if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   if (limit.rlim_cur >= wanted) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat("needs ", needed,
-                                                   " descriptors but the limit is ",
-                                                   limit.rlim_cur, " (was ", old,
-                                                   "; raise it with ulimit -n)"));
+                                                   " descriptors but the limit is ", limit.rlim_cur,
+                                                   " (was ", old, "; raise it with ulimit -n)"));
 }
 
 }  // namespace switchboard

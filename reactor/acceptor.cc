@@ -101,8 +101,8 @@ void Acceptor::HandleReadable() {
 
 void Acceptor::ShedOneConnection(int accept_errno) {
   ++dropped_;
-  LOG(WARNING) << "out of file descriptors (" << std::strerror(accept_errno)
-               << ") on " << local_address_.ToString()
+  LOG(WARNING) << "out of file descriptors (" << std::strerror(accept_errno) << ") on "
+               << local_address_.ToString()
                << ": accepting and closing a connection so it does not wait "
                   "forever (raise `ulimit -n` or lower --max_connections)";
   if (spare_fd_ >= 0) {

@@ -50,10 +50,8 @@ void Buffer::Prepend(absl::string_view data) {
 }
 
 void Buffer::AppendUint32BigEndian(uint32_t value) {
-  const char bytes[4] = {static_cast<char>(value >> 24),
-                         static_cast<char>(value >> 16),
-                         static_cast<char>(value >> 8),
-                         static_cast<char>(value)};
+  const char bytes[4] = {static_cast<char>(value >> 24), static_cast<char>(value >> 16),
+                         static_cast<char>(value >> 8), static_cast<char>(value)};
   Append(absl::string_view(bytes, 4));
 }
 
@@ -69,14 +67,11 @@ void Buffer::EnsureWritable(size_t n) {
   // the whole size rather than on the free space in front.)
   if (kPrepend + readable + n <= storage_.size()) {
     // Enough room overall: slide the readable bytes to just after kPrepend.
-    std::memmove(storage_.data() + kPrepend, storage_.data() + read_index_,
-                 readable);
+    std::memmove(storage_.data() + kPrepend, storage_.data() + read_index_, readable);
   } else {
     // Grow at least geometrically so appends stay amortized O(1).
-    std::vector<char> grown(
-        std::max(kPrepend + readable + n, storage_.size() * 2));
-    std::memcpy(grown.data() + kPrepend, storage_.data() + read_index_,
-                readable);
+    std::vector<char> grown(std::max(kPrepend + readable + n, storage_.size() * 2));
+    std::memcpy(grown.data() + kPrepend, storage_.data() + read_index_, readable);
     storage_.swap(grown);
   }
   read_index_ = kPrepend;

@@ -15,9 +15,9 @@
 
 #include <cstddef>
 #include <memory>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "reactor/buffer.h"
 
 namespace switchboard {
@@ -36,7 +36,7 @@ enum class DecodeStatus {
 
 struct Frame {
   absl::string_view message;  // the payload, a view into the input
-  size_t consumed = 0;       // bytes of input the frame used, header included
+  size_t consumed = 0;        // bytes of input the frame used, header included
 };
 
 class Codec {
@@ -45,8 +45,7 @@ class Codec {
 
   // Looks for the next message at the front of `input`. `end_of_stream` says
   // the peer will send no more, so a partial last message may be complete.
-  virtual DecodeStatus Decode(absl::string_view input, bool end_of_stream,
-                              Frame* frame) = 0;
+  virtual DecodeStatus Decode(absl::string_view input, bool end_of_stream, Frame* frame) = 0;
 
   // Appends `message`, framed, to `out`.
   virtual void Encode(absl::string_view message, Buffer* out) const = 0;

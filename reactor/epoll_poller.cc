@@ -25,8 +25,7 @@ EpollPoller::EpollPoller(int epoll_fd) : epoll_fd_(epoll_fd), events_(64) {}
 
 EpollPoller::~EpollPoller() { close(epoll_fd_); }
 
-absl::Status EpollPoller::Control(int op, int fd, uint32_t interest,
-                                  void* token) {
+absl::Status EpollPoller::Control(int op, int fd, uint32_t interest, void* token) {
   epoll_event event{};
   if (interest & kReadable) event.events |= EPOLLIN | EPOLLRDHUP;
   if (interest & kWritable) event.events |= EPOLLOUT;
@@ -51,8 +50,7 @@ void EpollPoller::Remove(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &unused);
 }
 
-absl::Status EpollPoller::Wait(absl::Duration timeout,
-                               std::vector<ReadyEvent>* ready) {
+absl::Status EpollPoller::Wait(absl::Duration timeout, std::vector<ReadyEvent>* ready) {
   ready->clear();
   const int capacity = static_cast<int>(events_.size());
   int n = -1;

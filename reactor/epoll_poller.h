@@ -29,8 +29,7 @@ class EpollPoller final : public Poller {
   absl::Status Add(int fd, uint32_t interest, void* token) override;
   absl::Status Modify(int fd, uint32_t interest, void* token) override;
   void Remove(int fd) override;
-  absl::Status Wait(absl::Duration timeout,
-                    std::vector<ReadyEvent>* ready) override;
+  absl::Status Wait(absl::Duration timeout, std::vector<ReadyEvent>* ready) override;
   absl::string_view name() const override { return "epoll"; }
 
  private:

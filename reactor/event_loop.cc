@@ -6,8 +6,7 @@
 
 namespace switchboard {
 
-absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(PollerKind kind,
-                                                             Clock* clock) {
+absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(PollerKind kind, Clock* clock) {
   absl::StatusOr<std::unique_ptr<Poller>> poller = MakePoller(kind);
   if (!poller.ok()) return poller.status();
   return CreateWithPoller(*std::move(poller), clock);
@@ -37,13 +36,13 @@ EventLoop::~EventLoop() {
   // Waits out a Quit or QueueInLoop from another thread that is still
   // inside Notify (see there).
   { absl::MutexLock lock(&mutex_); }
-  LOG_IF(WARNING, watchers_ != 0)
-      << "event loop destroyed with " << watchers_ << " watchers still registered";
+  LOG_IF(WARNING, watchers_ != 0) << "event loop destroyed with " << watchers_
+                                  << " watchers still registered";
 }
 
 void EventLoop::DieOutsideLoopThread() const {
-  LOG(FATAL) << "an object of the event loop on thread " << thread_id_
-             << " was used from thread " << std::this_thread::get_id();
+  LOG(FATAL) << "an object of the event loop on thread " << thread_id_ << " was used from thread "
+             << std::this_thread::get_id();
 }
 
 void EventLoop::Run() {

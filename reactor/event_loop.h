@@ -37,12 +37,12 @@ class EventLoop {
   using Task = absl::AnyInvocable<void() &&>;
 
   // A loop on a new poller of `kind`, bound to the calling thread.
-  static absl::StatusOr<std::unique_ptr<EventLoop>> Create(
-      PollerKind kind, Clock* clock = SteadyClock());
+  static absl::StatusOr<std::unique_ptr<EventLoop>> Create(PollerKind kind,
+                                                           Clock* clock = SteadyClock());
   // A loop on `poller` (a backend of one's own, or one that fails on
   // demand in tests), bound to the calling thread.
-  static absl::StatusOr<std::unique_ptr<EventLoop>> CreateWithPoller(
-      std::unique_ptr<Poller> poller, Clock* clock = SteadyClock());
+  static absl::StatusOr<std::unique_ptr<EventLoop>> CreateWithPoller(std::unique_ptr<Poller> poller,
+                                                                     Clock* clock = SteadyClock());
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;

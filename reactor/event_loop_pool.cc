@@ -20,8 +20,7 @@ absl::Status EventLoopPool::Start() {
     absl::Status status;
     threads_.emplace_back([&, i] {
       // The loop lives on its thread's stack: it belongs to this thread.
-      absl::StatusOr<std::unique_ptr<EventLoop>> created =
-          EventLoop::Create(kind_, clock_);
+      absl::StatusOr<std::unique_ptr<EventLoop>> created = EventLoop::Create(kind_, clock_);
       if (!created.ok()) {
         status = created.status();
         ready.Notify();

@@ -16,8 +16,7 @@ InetAddress::InetAddress() {
   storage_.ss_family = AF_INET;
 }
 
-absl::StatusOr<InetAddress> InetAddress::Parse(absl::string_view host,
-                                               uint16_t port) {
+absl::StatusOr<InetAddress> InetAddress::Parse(absl::string_view host, uint16_t port) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
@@ -36,12 +35,11 @@ absl::StatusOr<InetAddress> InetAddress::Parse(absl::string_view host,
     v6->sin6_port = htons(port);
     return address;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("'", host, "' is not an IPv4 or IPv6 address"));
+  return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IPv4 or IPv6 address"));
 }
 
-absl::StatusOr<std::vector<InetAddress>> InetAddress::Resolve(
-    absl::string_view host, uint16_t port, int socktype) {
+absl::StatusOr<std::vector<InetAddress>> InetAddress::Resolve(absl::string_view host, uint16_t port,
+                                                              int socktype) {
   if (auto numeric = Parse(host, port); numeric.ok()) {
     return std::vector<InetAddress>{*numeric};
   }
@@ -52,8 +50,7 @@ absl::StatusOr<std::vector<InetAddress>> InetAddress::Resolve(
   const std::string text(host);
   const int rc = getaddrinfo(text.c_str(), nullptr, &hints, &found);
   if (rc != 0) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot resolve '", host, "': ", gai_strerror(rc)));
+    return absl::NotFoundError(absl::StrCat("cannot resolve '", host, "': ", gai_strerror(rc)));
   }
   std::vector<InetAddress> out;
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
@@ -71,8 +68,7 @@ absl::StatusOr<std::vector<InetAddress>> InetAddress::Resolve(
 
 InetAddress InetAddress::FromSockaddr(const sockaddr* addr, socklen_t length) {
   InetAddress address;
-  std::memcpy(&address.storage_, addr,
-              std::min<size_t>(length, sizeof(address.storage_)));
+  std::memcpy(&address.storage_, addr, std::min<size_t>(length, sizeof(address.storage_)));
   return address;
 }
 
@@ -111,13 +107,11 @@ std::string InetAddress::IpString() const {
   const InetAddress plain = Unmapped();
   char text[INET6_ADDRSTRLEN] = {};
   if (plain.is_ipv6()) {
-    inet_ntop(AF_INET6,
-              &reinterpret_cast<const sockaddr_in6*>(&plain.storage_)->sin6_addr,
-              text, sizeof(text));
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&plain.storage_)->sin6_addr, text,
+              sizeof(text));
   } else {
-    inet_ntop(AF_INET,
-              &reinterpret_cast<const sockaddr_in*>(&plain.storage_)->sin_addr,
-              text, sizeof(text));
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&plain.storage_)->sin_addr, text,
+              sizeof(text));
   }
   return text;
 }

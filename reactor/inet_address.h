@@ -10,10 +10,10 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace switchboard {
 
@@ -26,8 +26,7 @@ class InetAddress {
   static absl::StatusOr<InetAddress> Parse(absl::string_view host, uint16_t port);
   // Resolves a host name or numeric address for `socktype` (SOCK_STREAM or
   // SOCK_DGRAM); the addresses in the order the resolver prefers.
-  static absl::StatusOr<std::vector<InetAddress>> Resolve(absl::string_view host,
-                                                          uint16_t port,
+  static absl::StatusOr<std::vector<InetAddress>> Resolve(absl::string_view host, uint16_t port,
                                                           int socktype);
   // From what accept() or getsockname() filled in.
   static InetAddress FromSockaddr(const sockaddr* addr, socklen_t length);
@@ -46,9 +45,7 @@ class InetAddress {
   // other addresses unchanged. Peers are identified by this form.
   InetAddress Unmapped() const;
 
-  const sockaddr* sockaddr_ptr() const {
-    return reinterpret_cast<const sockaddr*>(&storage_);
-  }
+  const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
   sockaddr* mutable_sockaddr() { return reinterpret_cast<sockaddr*>(&storage_); }
   socklen_t length() const;
 

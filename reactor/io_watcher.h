@@ -11,7 +11,6 @@
 #include <functional>
 
 #include "absl/status/status.h"
-
 #include "reactor/poller.h"
 
 namespace switchboard {

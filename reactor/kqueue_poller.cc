@@ -24,8 +24,8 @@ KqueuePoller::KqueuePoller(int kqueue_fd) : kqueue_fd_(kqueue_fd), events_(64) {
 
 KqueuePoller::~KqueuePoller() { close(kqueue_fd_); }
 
-absl::Status KqueuePoller::Apply(int fd, uint32_t old_interest,
-                                 uint32_t new_interest, void* token) {
+absl::Status KqueuePoller::Apply(int fd, uint32_t old_interest, uint32_t new_interest,
+                                 void* token) {
   struct kevent changes[2];
   int n = 0;
   auto change = [&](uint32_t bit, int16_t filter) {
@@ -68,8 +68,7 @@ void KqueuePoller::Remove(int fd) {
   interest_.erase(it);
 }
 
-absl::Status KqueuePoller::Wait(absl::Duration timeout,
-                                std::vector<ReadyEvent>* ready) {
+absl::Status KqueuePoller::Wait(absl::Duration timeout, std::vector<ReadyEvent>* ready) {
   ready->clear();
   timespec ts;
   timespec* tsp = nullptr;
@@ -77,8 +76,7 @@ absl::Status KqueuePoller::Wait(absl::Duration timeout,
     ts = absl::ToTimespec(timeout);
     tsp = &ts;
   }
-  int n = kevent(kqueue_fd_, nullptr, 0, events_.data(),
-                 static_cast<int>(events_.size()), tsp);
+  int n = kevent(kqueue_fd_, nullptr, 0, events_.data(), static_cast<int>(events_.size()), tsp);
   if (n < 0) {
     if (errno == EINTR) return absl::OkStatus();
     return ErrnoStatus(errno, "kevent");

@@ -6,12 +6,12 @@
 #ifndef SWITCHBOARD_REACTOR_KQUEUE_POLLER_H_
 #define SWITCHBOARD_REACTOR_KQUEUE_POLLER_H_
 
-#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || \
-    defined(__NetBSD__) || defined(__DragonFly__)
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || \
+    defined(__DragonFly__)
 #define SWITCHBOARD_HAVE_KQUEUE 1
 
-#include <sys/types.h>
 #include <sys/event.h>
+#include <sys/types.h>
 
 #include <memory>
 #include <vector>
@@ -34,14 +34,12 @@ class KqueuePoller final : public Poller {
   absl::Status Add(int fd, uint32_t interest, void* token) override;
   absl::Status Modify(int fd, uint32_t interest, void* token) override;
   void Remove(int fd) override;
-  absl::Status Wait(absl::Duration timeout,
-                    std::vector<ReadyEvent>* ready) override;
+  absl::Status Wait(absl::Duration timeout, std::vector<ReadyEvent>* ready) override;
   absl::string_view name() const override { return "kqueue"; }
 
  private:
   explicit KqueuePoller(int kqueue_fd);
-  absl::Status Apply(int fd, uint32_t old_interest, uint32_t new_interest,
-                     void* token);
+  absl::Status Apply(int fd, uint32_t old_interest, uint32_t new_interest, void* token);
 
   const int kqueue_fd_;
   absl::flat_hash_map<int, uint32_t> interest_;  // fd -> current interest

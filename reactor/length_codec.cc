@@ -8,12 +8,10 @@ namespace switchboard {
 
 uint32_t ReadLengthHeader(absl::string_view header) {
   const auto* b = reinterpret_cast<const unsigned char*>(header.data());
-  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) |
-         (uint32_t{b[2]} << 8) | uint32_t{b[3]};
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
 }
 
-DecodeStatus LengthCodec::Decode(absl::string_view input, bool /*end_of_stream*/,
-                                 Frame* frame) {
+DecodeStatus LengthCodec::Decode(absl::string_view input, bool /*end_of_stream*/, Frame* frame) {
   if (input.size() < kLengthHeaderBytes) return DecodeStatus::kNeedMore;
   const uint32_t length = ReadLengthHeader(input);
   if (length > max_frame_) return DecodeStatus::kTooLong;

@@ -22,8 +22,7 @@ class LengthCodec final : public Codec {
   explicit LengthCodec(size_t max_frame) : max_frame_(max_frame) {}
 
   // Codec
-  DecodeStatus Decode(absl::string_view input, bool end_of_stream,
-                      Frame* frame) override;
+  DecodeStatus Decode(absl::string_view input, bool end_of_stream, Frame* frame) override;
   void Encode(absl::string_view message, Buffer* out) const override;
   Framing framing() const override { return Framing::kLength; }
 

@@ -15,11 +15,9 @@ absl::string_view StripCarriageReturn(absl::string_view line) {
 
 }  // namespace
 
-DecodeStatus LineCodec::Decode(absl::string_view input, bool end_of_stream,
-                               Frame* frame) {
+DecodeStatus LineCodec::Decode(absl::string_view input, bool end_of_stream, Frame* frame) {
   if (scanned_ > input.size()) scanned_ = 0;  // the caller started afresh
-  const void* found = std::memchr(input.data() + scanned_, '\n',
-                                  input.size() - scanned_);
+  const void* found = std::memchr(input.data() + scanned_, '\n', input.size() - scanned_);
   if (found != nullptr) {
     const size_t end = static_cast<const char*>(found) - input.data();
     scanned_ = 0;

@@ -15,8 +15,7 @@ class LineCodec final : public Codec {
   explicit LineCodec(size_t max_line) : max_line_(max_line) {}
 
   // Codec
-  DecodeStatus Decode(absl::string_view input, bool end_of_stream,
-                      Frame* frame) override;
+  DecodeStatus Decode(absl::string_view input, bool end_of_stream, Frame* frame) override;
   void Encode(absl::string_view message, Buffer* out) const override;
   Framing framing() const override { return Framing::kLine; }
 

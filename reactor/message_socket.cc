@@ -10,8 +10,8 @@ namespace switchboard {
 
 absl::Status MessageSocket::Send(absl::string_view message) {
   if (message.size() > max_message_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "message of ", message.size(), " bytes exceeds the limit of ", max_message_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("message of ", message.size(), " bytes exceeds the limit of ", max_message_));
   }
   Buffer frame(kLengthHeaderBytes + message.size());
   LengthCodec(max_message_).Encode(message, &frame);
@@ -29,8 +29,8 @@ absl::StatusOr<std::string> MessageSocket::Receive() {
   }
   const uint32_t length = ReadLengthHeader(absl::string_view(header, sizeof(header)));
   if (length > max_message_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "message of ", length, " bytes exceeds the limit of ", max_message_));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("message of ", length, " bytes exceeds the limit of ", max_message_));
   }
   std::string message(length, '\0');
   if (absl::Status s = ReceiveExactly(message.data(), length); !s.ok()) {

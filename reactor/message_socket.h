@@ -8,9 +8,9 @@
 #define SWITCHBOARD_REACTOR_MESSAGE_SOCKET_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "reactor/socket.h"
 
 namespace switchboard {

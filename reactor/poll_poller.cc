@@ -2,11 +2,10 @@
 
 #include "reactor/poll_poller.h"
 
-#include "reactor/errno_status.h"
-
 #include <errno.h>
 
 #include "absl/strings/str_cat.h"
+#include "reactor/errno_status.h"
 
 namespace switchboard {
 
@@ -52,8 +51,7 @@ void PollPoller::Remove(int fd) {
   tokens_.pop_back();
 }
 
-absl::Status PollPoller::Wait(absl::Duration timeout,
-                              std::vector<ReadyEvent>* ready) {
+absl::Status PollPoller::Wait(absl::Duration timeout, std::vector<ReadyEvent>* ready) {
   ready->clear();
 #if defined(__linux__)
   timespec limit;

@@ -24,16 +24,15 @@ class PollPoller final : public Poller {
   absl::Status Add(int fd, uint32_t interest, void* token) override;
   absl::Status Modify(int fd, uint32_t interest, void* token) override;
   void Remove(int fd) override;
-  absl::Status Wait(absl::Duration timeout,
-                    std::vector<ReadyEvent>* ready) override;
+  absl::Status Wait(absl::Duration timeout, std::vector<ReadyEvent>* ready) override;
   absl::string_view name() const override { return "poll"; }
 
  private:
   static short ToPollEvents(uint32_t interest);
 
-  std::vector<pollfd> fds_;                  // dense; removal swaps with last
-  std::vector<void*> tokens_;                // parallel to fds_
-  absl::flat_hash_map<int, size_t> index_;   // fd -> position in fds_
+  std::vector<pollfd> fds_;                 // dense; removal swaps with last
+  std::vector<void*> tokens_;               // parallel to fds_
+  absl::flat_hash_map<int, size_t> index_;  // fd -> position in fds_
 };
 
 }  // namespace switchboard

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 
-
 #include "absl/strings/str_cat.h"
 #include "reactor/epoll_poller.h"
 #include "reactor/kqueue_poller.h"
@@ -81,8 +80,8 @@ absl::StatusOr<std::unique_ptr<Poller>> MakePoller(PollerKind kind) {
     case PollerKind::kPoll:
       return std::unique_ptr<Poller>(new PollPoller());
   }
-  return absl::UnimplementedError(absl::StrCat(
-      "the ", PollerKindName(kind), " poller is not available on this platform"));
+  return absl::UnimplementedError(
+      absl::StrCat("the ", PollerKindName(kind), " poller is not available on this platform"));
 }
 
 bool TimeoutToTimespec(absl::Duration timeout, timespec* out) {

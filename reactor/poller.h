@@ -18,9 +18,9 @@
 #include <memory>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace switchboard {
@@ -52,8 +52,7 @@ class Poller {
   // Waits at most `timeout` (absl::InfiniteDuration() for no limit) and
   // replaces the contents of `ready` with what became ready. EINTR is an
   // empty wake-up, not an error.
-  virtual absl::Status Wait(absl::Duration timeout,
-                            std::vector<ReadyEvent>* ready) = 0;
+  virtual absl::Status Wait(absl::Duration timeout, std::vector<ReadyEvent>* ready) = 0;
 
   // The backend's name, as `--poller` spells it.
   virtual absl::string_view name() const = 0;

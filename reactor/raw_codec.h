@@ -14,8 +14,7 @@ class RawCodec final : public Codec {
   explicit RawCodec(size_t chunk) : chunk_(chunk == 0 ? 1 : chunk) {}
 
   // Codec
-  DecodeStatus Decode(absl::string_view input, bool end_of_stream,
-                      Frame* frame) override;
+  DecodeStatus Decode(absl::string_view input, bool end_of_stream, Frame* frame) override;
   void Encode(absl::string_view message, Buffer* out) const override;
   Framing framing() const override { return Framing::kRaw; }
 

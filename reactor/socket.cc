@@ -22,8 +22,7 @@ constexpr int kSendFlags = MSG_NOSIGNAL;
 constexpr int kSendFlags = 0;  // SO_NOSIGPIPE is set on every socket instead
 #endif
 
-absl::Status SetIntOption(int fd, int level, int name, int value,
-                          const char* what) {
+absl::Status SetIntOption(int fd, int level, int name, int value, const char* what) {
   if (setsockopt(fd, level, name, &value, sizeof(value)) < 0) {
     return ErrnoStatus(errno, what);
   }
@@ -41,7 +40,6 @@ void PreventSigPipe(int fd) {
 }
 
 }  // namespace
-
 
 Socket& Socket::operator=(Socket&& other) noexcept {
   if (this != &other) {
@@ -85,8 +83,7 @@ absl::StatusOr<Socket> Socket::Listen(const InetAddress& address, int backlog) {
   if (absl::Status s = socket->SetReuseAddress(true); !s.ok()) return s;
   if (address.is_ipv6()) {
     // "::" accepts IPv4 too (as ::ffff:a.b.c.d), whatever the system default.
-    if (absl::Status s = SetIntOption(socket->fd(), IPPROTO_IPV6, IPV6_V6ONLY,
-                                      0, "IPV6_V6ONLY");
+    if (absl::Status s = SetIntOption(socket->fd(), IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY");
         !s.ok()) {
       return s;
     }
@@ -98,8 +95,7 @@ absl::StatusOr<Socket> Socket::Listen(const InetAddress& address, int backlog) {
   return socket;
 }
 
-absl::StatusOr<Socket> Socket::Connect(const InetAddress& peer,
-                                       const InetAddress* local) {
+absl::StatusOr<Socket> Socket::Connect(const InetAddress& peer, const InetAddress* local) {
   absl::StatusOr<Socket> socket = Create(peer.family(), SOCK_STREAM);
   if (!socket.ok()) return socket.status();
   if (local != nullptr) {
@@ -138,8 +134,7 @@ absl::StatusOr<Socket> Socket::Accept(InetAddress* peer) {
   int fd;
   do {
 #if defined(__linux__)
-    fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&storage), &length,
-                   SOCK_CLOEXEC);
+    fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&storage), &length, SOCK_CLOEXEC);
 #else
     fd = ::accept(fd_, reinterpret_cast<sockaddr*>(&storage), &length);
     if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);

@@ -14,10 +14,10 @@
 #include <cstdint>
 #include <string>
 #include <vector>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "reactor/errno_status.h"  // the errors its calls return
 #include "reactor/inet_address.h"
@@ -40,8 +40,7 @@ class Socket {
   // A new close-on-exec socket: `type` is SOCK_STREAM or SOCK_DGRAM.
   static absl::StatusOr<Socket> Create(int family, int type);
   // A listening TCP socket with SO_REUSEADDR; "::" is dual-stack.
-  static absl::StatusOr<Socket> Listen(const InetAddress& address,
-                                       int backlog = 1024);
+  static absl::StatusOr<Socket> Listen(const InetAddress& address, int backlog = 1024);
   // A blocking TCP connection, optionally from a chosen local address.
   static absl::StatusOr<Socket> Connect(const InetAddress& peer,
                                         const InetAddress* local = nullptr);
@@ -94,8 +93,8 @@ class Socket {
 // busy are appended to `skipped`, if given. Port 0 (any free port) is never
 // searched. `bind` returns absl::StatusOr<T> whose errors are ErrnoStatus.
 template <typename BindFn>
-auto BindWithPortSearch(const InetAddress& address, int port_search,
-                        std::vector<uint16_t>* skipped, BindFn bind) -> decltype(bind(address)) {
+auto BindWithPortSearch(const InetAddress& address, int port_search, std::vector<uint16_t>* skipped,
+                        BindFn bind) -> decltype(bind(address)) {
   InetAddress candidate = address;
   for (int attempt = 0;; ++attempt) {
     auto bound = bind(candidate);

@@ -36,8 +36,7 @@ SharedInput& ThreadSharedInput() {
 
 }  // namespace
 
-TcpConnection::TcpConnection(EventLoop* loop, uint64_t id, Socket socket,
-                             const InetAddress& peer,
+TcpConnection::TcpConnection(EventLoop* loop, uint64_t id, Socket socket, const InetAddress& peer,
                              const TcpConnectionOptions& options)
     : watcher_(loop, socket.fd()),
       last_activity_(loop->Now()),
@@ -107,8 +106,7 @@ void TcpConnection::HandleRead() {
 void TcpConnection::TakeInput(ssize_t n, Buffer& input) {
   bytes_received_ += n;
   last_activity_ = loop()->turn_time();
-  VLOG(1) << "connection " << id_ << ": received " << n << " bytes from "
-          << peer_.ToString();
+  VLOG(1) << "connection " << id_ << ": received " << n << " bytes from " << peer_.ToString();
   if (phase_ != Phase::kOpen || handler_ == nullptr) {
     input.Clear();  // the session is over: what comes now is discarded
   } else {
@@ -216,8 +214,7 @@ ssize_t TcpConnection::WriteSome(absl::string_view data, size_t budget) {
   if (written > 0) {
     bytes_sent_ += written;
     last_activity_ = std::max(last_activity_, began);
-    VLOG(1) << "connection " << id_ << ": sent " << written << " bytes to "
-            << peer_.ToString();
+    VLOG(1) << "connection " << id_ << ": sent " << written << " bytes to " << peer_.ToString();
   }
   return static_cast<ssize_t>(written);
 }
@@ -242,9 +239,8 @@ void TcpConnection::CrossWaterMark() {
   const size_t pending = output_.readable_bytes();
   if (!over_high_water_ && pending > options_.high_water_bytes) {
     over_high_water_ = true;
-    VLOG(1) << "connection " << id_ << ": " << pending
-            << " bytes of replies unread by " << peer_.ToString()
-            << "; pausing reading until it catches up";
+    VLOG(1) << "connection " << id_ << ": " << pending << " bytes of replies unread by "
+            << peer_.ToString() << "; pausing reading until it catches up";
     UpdateReading();
   } else if (over_high_water_ && pending <= options_.low_water_bytes) {
     over_high_water_ = false;
@@ -257,8 +253,7 @@ void TcpConnection::UpdateReading() {
   if (phase_ == Phase::kClosed || phase_ == Phase::kNew) return;
   // While a session ends, input is read only to be discarded, so neither
   // kind of backpressure applies.
-  const bool want =
-      !peer_finished_ && (ending() || (owner_pauses_ == 0 && !over_high_water_));
+  const bool want = !peer_finished_ && (ending() || (owner_pauses_ == 0 && !over_high_water_));
   if (want) {
     watcher_.EnableReading();
   } else {
@@ -322,9 +317,9 @@ void TcpConnection::CheckIdle() {
   // Activity refreshes a timestamp, not the timer: no heap work per message.
   const absl::Duration idle = loop()->Now() - last_activity_;
   if (idle >= options_.idle_timeout) {
-    Close(absl::StrCat("idle for ", absl::FormatDuration(options_.idle_timeout),
-                       output_.empty() ? " (nothing received)"
-                                       : " (replies not read by the client)"));
+    Close(absl::StrCat(
+        "idle for ", absl::FormatDuration(options_.idle_timeout),
+        output_.empty() ? " (nothing received)" : " (replies not read by the client)"));
     return;
   }
   ArmIdleTimer(options_.idle_timeout - idle);

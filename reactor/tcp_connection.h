@@ -26,8 +26,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "reactor/buffer.h"
 #include "reactor/event_loop.h"
@@ -38,8 +38,8 @@
 namespace switchboard {
 
 struct TcpConnectionOptions {
-  size_t high_water_bytes = 1 << 20;   // pause reading above this much output
-  size_t low_water_bytes = 256 << 10;  // resume once output is this small
+  size_t high_water_bytes = 1 << 20;     // pause reading above this much output
+  size_t low_water_bytes = 256 << 10;    // resume once output is this small
   size_t max_write_per_event = 1 << 20;  // fairness between connections
   absl::Duration idle_timeout = absl::Seconds(300);
   absl::Duration linger = absl::Seconds(5);
@@ -77,8 +77,8 @@ class TcpConnection {
   // handler's OnClose. It must not destroy the connection inside the call.
   using CloseCallback = std::function<void(TcpConnection&)>;
 
-  TcpConnection(EventLoop* loop, uint64_t id, Socket socket,
-                const InetAddress& peer, const TcpConnectionOptions& options);
+  TcpConnection(EventLoop* loop, uint64_t id, Socket socket, const InetAddress& peer,
+                const TcpConnectionOptions& options);
   ~TcpConnection();
   TcpConnection(const TcpConnection&) = delete;
   TcpConnection& operator=(const TcpConnection&) = delete;
@@ -87,9 +87,7 @@ class TcpConnection {
   // session. The connection keeps the handler until it is destroyed (always
   // after the current callbacks), so a handler whose own call closed the
   // connection is not destroyed under it.
-  void set_handler(std::shared_ptr<ConnectionHandler> handler) {
-    handler_ = std::move(handler);
-  }
+  void set_handler(std::shared_ptr<ConnectionHandler> handler) { handler_ = std::move(handler); }
   void set_close_callback(CloseCallback cb) { close_callback_ = std::move(cb); }
 
   // Starts reading and the idle timer.
@@ -181,7 +179,7 @@ class TcpConnection {
   std::shared_ptr<ConnectionHandler> handler_;
   Phase phase_ = Phase::kNew;
   // Independent of the phase and of each other:
-  bool peer_finished_ = false;   // read end of stream
+  bool peer_finished_ = false;    // read end of stream
   bool over_high_water_ = false;  // reading paused for unread replies
   int owner_pauses_ = 0;          // PauseReading() calls not yet lifted
   uint64_t bytes_received_ = 0;

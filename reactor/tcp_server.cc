@@ -7,22 +7,19 @@
 
 namespace switchboard {
 
-TcpServer::TcpServer(EventLoop* accept_loop, EventLoopPool* io_loops,
-                     Socket listener, ConnectionLimit* limit,
-                     TcpServerOptions options)
+TcpServer::TcpServer(EventLoop* accept_loop, EventLoopPool* io_loops, Socket listener,
+                     ConnectionLimit* limit, TcpServerOptions options)
     : accept_loop_(accept_loop),
       limit_(limit),
       options_(std::move(options)),
-      acceptor_(accept_loop, std::move(listener),
-                [this](Socket socket, const InetAddress& peer) {
-                  HandleNewConnection(std::move(socket), peer);
-                }) {
+      acceptor_(accept_loop, std::move(listener), [this](Socket socket, const InetAddress& peer) {
+        HandleNewConnection(std::move(socket), peer);
+      }) {
   if (io_loops == nullptr || io_loops->size() == 0) {
     loops_.push_back(std::make_unique<LoopConnections>(LoopConnections{accept_loop, {}}));
   } else {
     for (size_t i = 0; i < io_loops->size(); ++i) {
-      loops_.push_back(
-          std::make_unique<LoopConnections>(LoopConnections{io_loops->loop(i), {}}));
+      loops_.push_back(std::make_unique<LoopConnections>(LoopConnections{io_loops->loop(i), {}}));
     }
   }
 }
@@ -45,8 +42,7 @@ void TcpServer::StopAccepting() {
 void TcpServer::HandleNewConnection(Socket socket, const InetAddress& raw_peer) {
   const InetAddress peer = raw_peer.Unmapped();
   if (!limit_->TryAcquire()) {
-    LOG(WARNING) << options_.name << ": refused " << peer.ToString() << ": "
-                 << limit_->max()
+    LOG(WARNING) << options_.name << ": refused " << peer.ToString() << ": " << limit_->max()
                  << " connections are open, the --max_connections limit; "
                     "closing it at once";
     return;  // `socket` closes here
@@ -62,13 +58,12 @@ void TcpServer::HandleNewConnection(Socket socket, const InetAddress& raw_peer) 
 
 void TcpServer::AddOnLoop(LoopConnections* slot, uint64_t id, Socket socket,
                           const InetAddress& peer) {
-  auto connection = std::make_unique<TcpConnection>(
-      slot->loop, id, std::move(socket), peer, options_.connection);
+  auto connection =
+      std::make_unique<TcpConnection>(slot->loop, id, std::move(socket), peer, options_.connection);
   TcpConnection& ref = *connection;
   slot->connections.emplace(id, std::move(connection));
-  LOG(INFO) << options_.name << ": client " << peer.ToString()
-            << " connected as connection " << id << " (" << connection_count()
-            << " open)";
+  LOG(INFO) << options_.name << ": client " << peer.ToString() << " connected as connection " << id
+            << " (" << connection_count() << " open)";
   ref.set_close_callback([this, slot](TcpConnection& c) { HandleClosed(slot, c); });
   if (on_connection_) on_connection_(ref);
   ref.Start();
@@ -77,9 +72,8 @@ void TcpServer::AddOnLoop(LoopConnections* slot, uint64_t id, Socket socket,
 void TcpServer::HandleClosed(LoopConnections* slot, TcpConnection& connection) {
   const absl::Duration lasted = connection.loop()->Now() - connection.started();
   LOG(INFO) << options_.name << ": connection " << connection.id() << " with "
-            << connection.peer().ToString() << " closed: "
-            << connection.close_reason() << "; received "
-            << connection.bytes_received() << " bytes, sent "
+            << connection.peer().ToString() << " closed: " << connection.close_reason()
+            << "; received " << connection.bytes_received() << " bytes, sent "
             << connection.bytes_sent() << " bytes in "
             << absl::FormatDuration(absl::Trunc(lasted, absl::Microseconds(1)));
   // We are inside the connection's own callback: take it out of the map now,

@@ -66,8 +66,7 @@ class TcpServer {
   };
 
   void HandleNewConnection(Socket socket, const InetAddress& peer);
-  void AddOnLoop(LoopConnections* slot, uint64_t id, Socket socket,
-                 const InetAddress& peer);
+  void AddOnLoop(LoopConnections* slot, uint64_t id, Socket socket, const InetAddress& peer);
   void HandleClosed(LoopConnections* slot, TcpConnection& connection);
   // Runs `fn` on each loop's thread with its connections and waits.
   void ForEachLoop(const std::function<void(LoopConnections&)>& fn);

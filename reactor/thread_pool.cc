@@ -62,9 +62,7 @@ size_t ThreadPool::Stop(absl::Duration grace) {
     if (threads_.empty()) return 0;
     stopping_ = true;
     stopping_flag_.store(true, std::memory_order_release);
-    auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-      return queue_.empty();
-    };
+    auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return queue_.empty(); };
     if (!mutex_.AwaitWithTimeout(absl::Condition(&drained), grace)) {
       dropped_tasks.swap(queue_);
     }

@@ -7,8 +7,8 @@
 #ifndef SWITCHBOARD_REACTOR_THREAD_POOL_H_
 #define SWITCHBOARD_REACTOR_THREAD_POOL_H_
 
-#include <cstddef>
 #include <atomic>
+#include <cstddef>
 #include <deque>
 #include <thread>
 #include <vector>

@@ -6,8 +6,7 @@
 
 namespace switchboard {
 
-TimerId TimerQueue::Add(absl::Time when, absl::Duration interval,
-                        Callback callback) {
+TimerId TimerQueue::Add(absl::Time when, absl::Duration interval, Callback callback) {
   const TimerId id = next_id_++;
   timers_.emplace(id, Timer{when, interval, std::move(callback)});
   Push(when, id);

@@ -59,8 +59,9 @@ class UdpSocket {
  public:
   using ReceiveCallback = std::function<void(const ReceivedDatagram&)>;
 
-  static absl::StatusOr<std::unique_ptr<UdpSocket>> Bind(
-      EventLoop* loop, const InetAddress& address, UdpSocketOptions options = {});
+  static absl::StatusOr<std::unique_ptr<UdpSocket>> Bind(EventLoop* loop,
+                                                         const InetAddress& address,
+                                                         UdpSocketOptions options = {});
   ~UdpSocket();
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;

@@ -2,13 +2,13 @@
 
 #include "reactor/wakeup.h"
 
-#include "reactor/errno_status.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdint>
+
+#include "reactor/errno_status.h"
 
 #if defined(__linux__)
 #include <sys/eventfd.h>
@@ -32,8 +32,7 @@ absl::StatusOr<Wakeup> Wakeup::Create() {
 #endif
 }
 
-Wakeup::Wakeup(Wakeup&& other) noexcept
-    : read_fd_(other.read_fd_), write_fd_(other.write_fd_) {
+Wakeup::Wakeup(Wakeup&& other) noexcept : read_fd_(other.read_fd_), write_fd_(other.write_fd_) {
   other.read_fd_ = other.write_fd_ = -1;
 }
 

@@ -9,8 +9,7 @@
 
 namespace switchboard {
 
-ReactorHosting::ReactorHosting(EventLoop* main_loop, ThreadPool* workers,
-                               ConnectionLimit* limit)
+ReactorHosting::ReactorHosting(EventLoop* main_loop, ThreadPool* workers, ConnectionLimit* limit)
     : main_loop_(main_loop), workers_(workers), limit_(limit) {}
 
 absl::StatusOr<std::unique_ptr<ReactorHosting>> ReactorHosting::Create(
@@ -66,8 +65,7 @@ void ReactorHosting::Shutdown(absl::Duration grace) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   const int left = limit_->open();
-  LOG_IF(INFO, left > 0) << "closing " << left
-                         << " connections still open after the grace period";
+  LOG_IF(INFO, left > 0) << "closing " << left << " connections still open after the grace period";
   for (Hosted& hosted : hosted_) hosted.tcp->CloseAll("the server is shutting down");
   io_loops_->Stop();
   hosted_.clear();

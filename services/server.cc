@@ -74,18 +74,18 @@ absl::Status ValidateServices(const ServerConfig& config) {
   absl::flat_hash_set<std::string> seen;
   for (const std::string& name : config.services) {
     if (FindService(name) == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown service '", name, "' in --services (known: ",
-          absl::StrJoin(KnownServices(), ","), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown service '", name,
+                       "' in --services (known: ", absl::StrJoin(KnownServices(), ","), ")"));
     }
     if (!seen.insert(name).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("service '", name, "' is listed twice in --services"));
     }
-    if (auto it = config.ports.find(name); it != config.ports.end() &&
-                                           (it->second < 0 || it->second > 65535)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--", name, "_port=", it->second, " is not a port (0 to 65535)"));
+    if (auto it = config.ports.find(name);
+        it != config.ports.end() && (it->second < 0 || it->second > 65535)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, "_port=", it->second, " is not a port (0 to 65535)"));
     }
   }
   for (const auto& [name, framing] : config.framings) {
@@ -97,13 +97,12 @@ absl::Status ValidateServices(const ServerConfig& config) {
       return absl::InvalidArgumentError(
           absl::StrCat(name, " takes one command per datagram: no framing"));
     }
-    if (std::find(spec->framings.begin(), spec->framings.end(), framing) ==
-        spec->framings.end()) {
+    if (std::find(spec->framings.begin(), spec->framings.end(), framing) == spec->framings.end()) {
       std::vector<std::string> allowed;
       for (Framing f : spec->framings) allowed.emplace_back(FramingName(f));
-      return absl::InvalidArgumentError(
-          absl::StrCat("--", name, "_framing=", FramingName(framing), ": the ", name,
-                       " service takes ", absl::StrJoin(allowed, " or ")));
+      return absl::InvalidArgumentError(absl::StrCat("--", name, "_framing=", FramingName(framing),
+                                                     ": the ", name, " service takes ",
+                                                     absl::StrJoin(allowed, " or ")));
     }
   }
   return absl::OkStatus();
@@ -115,8 +114,7 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (absl::Status s = ValidateServices(config); !s.ok()) return s;
   if (!InetAddress::Parse(config.host, 0).ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--host=", config.host,
-        " is not an IPv4 or IPv6 address (127.0.0.1, 0.0.0.0, ::1, ::)"));
+        "--host=", config.host, " is not an IPv4 or IPv6 address (127.0.0.1, 0.0.0.0, ::1, ::)"));
   }
   if (config.port_search < 0) {
     return absl::InvalidArgumentError("--port_search must be 0 or more");
@@ -155,9 +153,8 @@ absl::Status ValidateConfig(const ServerConfig& config) {
     return absl::InvalidArgumentError("--shutdown_grace must not be negative");
   }
   if (!PollerAvailable(config.poller)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--poller=", PollerKindName(config.poller),
-        " is not available on this platform"));
+    return absl::InvalidArgumentError(absl::StrCat("--poller=", PollerKindName(config.poller),
+                                                   " is not available on this platform"));
   }
   return absl::OkStatus();
 }
@@ -167,10 +164,7 @@ absl::Status ValidateConfig(const ServerConfig& config) {
 constexpr absl::Duration kSessionPurgeInterval = absl::Hours(1);
 
 Server::Server(const ServerConfig& config, EventLoop* main_loop, const Clock* calendar)
-    : config_(config),
-      main_loop_(main_loop),
-      calendar_(calendar),
-      limit_(config.max_connections) {}
+    : config_(config), main_loop_(main_loop), calendar_(calendar), limit_(config.max_connections) {}
 
 absl::Status Server::OpenResources() {
   bool needs_store = false;
@@ -273,8 +267,8 @@ absl::Status Server::Host(std::vector<ListeningService> services) {
     options.io_threads = config_.io_threads;
     options.poller = config_.poller;
     options.dispatch = config_.dispatch;
-    absl::StatusOr<std::unique_ptr<ReactorHosting>> hosting = ReactorHosting::Create(
-        main_loop_, workers_.get(), &limit_, std::move(services), options);
+    absl::StatusOr<std::unique_ptr<ReactorHosting>> hosting =
+        ReactorHosting::Create(main_loop_, workers_.get(), &limit_, std::move(services), options);
     if (!hosting.ok()) return hosting.status();
     hosting_ = *std::move(hosting);
     return absl::OkStatus();
@@ -323,8 +317,8 @@ void Server::Shutdown() {
               << absl::FormatDuration(config_.shutdown_grace) << " to go out";
   }
   const absl::Time deadline = SteadyClock()->Now() + config_.shutdown_grace;
-  if (hosting_ != nullptr) hosting_->Shutdown(started_ ? config_.shutdown_grace
-                                                       : absl::ZeroDuration());
+  if (hosting_ != nullptr)
+    hosting_->Shutdown(started_ ? config_.shutdown_grace : absl::ZeroDuration());
   if (workers_ != nullptr) {
     workers_->Stop(std::max(absl::ZeroDuration(), deadline - SteadyClock()->Now()));
   }

@@ -49,8 +49,8 @@ absl::string_view ServerModelName(ServerModel model);
 struct ServerConfig {
   std::string host = "127.0.0.1";
   std::vector<std::string> services = {"echo"};
-  absl::flat_hash_map<std::string, int> ports;             // by service
-  absl::flat_hash_map<std::string, Framing> framings;      // by service
+  absl::flat_hash_map<std::string, int> ports;         // by service
+  absl::flat_hash_map<std::string, Framing> framings;  // by service
   int port_search = 0;
   int io_threads = 1;
   int workers = 4;
@@ -80,8 +80,8 @@ class Server {
  public:
   struct Listener {
     std::string service;
-    std::string transport;  // "tcp" or "udp"
-    InetAddress address;    // as bound: the real port
+    std::string transport;                // "tcp" or "udp"
+    InetAddress address;                  // as bound: the real port
     std::vector<uint16_t> skipped_ports;  // found busy by --port_search
   };
 

@@ -20,8 +20,8 @@
 #include "absl/time/time.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
-#include "reactor/event_loop.h"
 #include "process/flags.h"
+#include "reactor/event_loop.h"
 #include "services/server.h"
 #include "services/service_table.h"
 
@@ -49,13 +49,13 @@ DEFINE_string(poller, "", "epoll, poll or kqueue (default: the best this platfor
 DEFINE_string(data_dir, "./switchboard-data", "Where the store lives");
 DEFINE_string(idle_timeout, "300s",
               "Close a connection that sent nothing, or did not read its replies, this long");
-DEFINE_int32(max_connections, 10000,
-             "Connections past this many are accepted and closed at once");
+DEFINE_int32(max_connections, 10000, "Connections past this many are accepted and closed at once");
 DEFINE_string(shutdown_grace, "2s", "On SIGINT/SIGTERM, how long replies under way may take");
 DEFINE_string(echo_framing, "raw", "Framing of the echo service: raw, line or length");
 DEFINE_string(identity_framing, "line", "Framing of the identity service: line or length");
 DEFINE_string(auth_framing, "line", "Framing of the auth service: line or length");
-DEFINE_int32(echo_chunk, 1024, "Raw echo hands on the stream in portions of at most this many bytes");
+DEFINE_int32(echo_chunk, 1024,
+             "Raw echo hands on the stream in portions of at most this many bytes");
 DEFINE_string(pwhash_cost, "interactive",
               "Password hashing cost: interactive, moderate, sensitive, or min (tests only)");
 DEFINE_string(session_ttl, "24h", "How long an auth session lasts");
@@ -171,9 +171,9 @@ void LogStartup(const ServerConfig& config, const EventLoop& main_loop, const Se
   switch (config.model) {
     case ServerModel::kReactor:
       LOG(INFO) << "Switchboard " << kVersion << " starting: model reactor, poller "
-                << main_loop.poller_name() << ", " << config.io_threads
-                << " I/O thread(s), " << config.workers << " worker(s), dispatch "
-                << FLAGS_dispatch << ", services " << FLAGS_services;
+                << main_loop.poller_name() << ", " << config.io_threads << " I/O thread(s), "
+                << config.workers << " worker(s), dispatch " << FLAGS_dispatch << ", services "
+                << FLAGS_services;
       break;
     case ServerModel::kBlocking:
       LOG(INFO) << "Switchboard " << kVersion << " starting: model blocking, poller "
@@ -190,8 +190,7 @@ void LogStartup(const ServerConfig& config, const EventLoop& main_loop, const Se
                 << FLAGS_services;
       break;
   }
-  if (config.pwhash_cost == PwhashCost::kMin &&
-      absl::StrContains(FLAGS_services, "auth")) {
+  if (config.pwhash_cost == PwhashCost::kMin && absl::StrContains(FLAGS_services, "auth")) {
     LOG(WARNING) << "--pwhash_cost=min: passwords are hashed at libsodium's minimum "
                     "cost, which is for tests only and easy to brute-force";
   }
@@ -200,15 +199,13 @@ void LogStartup(const ServerConfig& config, const EventLoop& main_loop, const Se
       LOG(INFO) << listener.service << ": port " << busy
                 << " is in use by another program; tried the next one (--port_search)";
     }
-    LOG(INFO) << listener.service << ": listening on " << listener.address.ToString()
-              << " (" << listener.transport << ")";
+    LOG(INFO) << listener.service << ": listening on " << listener.address.ToString() << " ("
+              << listener.transport << ")";
   }
 }
 
 int Main(int argc, char** argv) {
-  google::gflags_exitfunc = [](int status) {
-    std::exit(status == 0 ? 0 : kUsageError);
-  };
+  google::gflags_exitfunc = [](int status) { std::exit(status == 0 ? 0 : kUsageError); };
   gflags::SetUsageMessage(
       "Switchboard server: echo, identity, auth and chat services.\n"
       "  server [--services=echo,...] [--host=127.0.0.1] [--echo_port=7007] ...");
@@ -233,12 +230,10 @@ int Main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // inherited by threads
 
-  absl::StatusOr<std::unique_ptr<EventLoop>> main_loop =
-      EventLoop::Create(config.poller);
+  absl::StatusOr<std::unique_ptr<EventLoop>> main_loop = EventLoop::Create(config.poller);
   if (!main_loop.ok()) FailStartup(main_loop.status().message());
 
-  absl::StatusOr<std::unique_ptr<Server>> server =
-      Server::Create(config, main_loop->get());
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(config, main_loop->get());
   if (!server.ok()) FailStartup(server.status().message());
 
   LogStartup(config, **main_loop, **server);

@@ -103,8 +103,8 @@ class HostedSession final : public ConnectionHandler,
   bool paused_ = false;
 };
 
-HostedSession::HostedSession(TcpConnection& connection, Service& service,
-                             ThreadPool* pool, const ServiceHostOptions& options)
+HostedSession::HostedSession(TcpConnection& connection, Service& service, ThreadPool* pool,
+                             const ServiceHostOptions& options)
     : connection_(&connection),
       loop_(connection.loop()),
       max_queued_messages_(options.max_queued_messages),
@@ -122,7 +122,7 @@ void HostedSession::Start() {
 void HostedSession::DirectReplies::Reply(absl::string_view message) {
   if (host_.connection_ == nullptr) return;
   if (host_.AddToEcho(message)) return;
-  host_.SendEcho();  // what came before goes first
+  host_.SendEcho();                          // what came before goes first
   if (host_.connection_ == nullptr) return;  // sending it closed the connection
   host_.driver_.codec().Encode(message, host_.connection_->output());
 }
@@ -160,8 +160,8 @@ bool HostedSession::Schedule(SessionCall call, absl::string_view message) {
   }
   ++queued_messages_;
   queued_bytes_ += message.size();
-  const bool queued = executor_->Add(
-      [self = shared_from_this(), call, copy = std::string(message)] {
+  const bool queued =
+      executor_->Add([self = shared_from_this(), call, copy = std::string(message)] {
         DeferredReplies out(*self);
         self->driver_.Run(call, copy, out);
         const size_t bytes = copy.size();
@@ -191,8 +191,7 @@ void HostedSession::DeliverDeferred(DeferredReplies replies, size_t message_byte
 
 void HostedSession::UpdateBackpressure() {
   if (connection_ == nullptr) return;
-  const bool over = queued_messages_ >= max_queued_messages_ ||
-                    queued_bytes_ >= max_queued_bytes_;
+  const bool over = queued_messages_ >= max_queued_messages_ || queued_bytes_ >= max_queued_bytes_;
   if (over && !paused_) {
     paused_ = true;
     connection_->PauseReading();
@@ -219,10 +218,9 @@ void HostedSession::OnData(TcpConnection& /*connection*/, Buffer& input) {
   // input's read position, and nothing writes to the input before
   // SendEcho, so the views stay valid until then.
   if (raw_inline_) decoding_ = input.view();
-  driver_.Decode(input, /*end_of_stream=*/false,
-                 [this](SessionCall call, absl::string_view message) {
-                   return Schedule(call, message);
-                 });
+  driver_.Decode(
+      input, /*end_of_stream=*/false,
+      [this](SessionCall call, absl::string_view message) { return Schedule(call, message); });
   SendEcho();
   decoding_ = {};
   AfterCalls();
@@ -230,10 +228,9 @@ void HostedSession::OnData(TcpConnection& /*connection*/, Buffer& input) {
 
 void HostedSession::OnEndOfInput(TcpConnection& /*connection*/, Buffer& input) {
   // What is left may hold several messages, the last without its end.
-  driver_.Decode(input, /*end_of_stream=*/true,
-                 [this](SessionCall call, absl::string_view message) {
-                   return Schedule(call, message);
-                 });
+  driver_.Decode(
+      input, /*end_of_stream=*/true,
+      [this](SessionCall call, absl::string_view message) { return Schedule(call, message); });
   AfterCalls();
 }
 
@@ -247,25 +244,22 @@ void HostedSession::OnClose(TcpConnection& /*connection*/) {
 absl::StatusOr<Dispatch> ParseDispatch(absl::string_view name) {
   if (name == "auto") return Dispatch::kAuto;
   if (name == "pool") return Dispatch::kPool;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown dispatch '", name, "' (auto or pool)"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown dispatch '", name, "' (auto or pool)"));
 }
 
-ServiceHost::ServiceHost(Service* service, ThreadPool* pool,
-                         ServiceHostOptions options)
+ServiceHost::ServiceHost(Service* service, ThreadPool* pool, ServiceHostOptions options)
     : service_(service),
       pool_(pool),
       options_(std::move(options)),
-      on_pool_(pool != nullptr &&
-               (options_.dispatch == Dispatch::kPool || !service->cheap())) {
+      on_pool_(pool != nullptr && (options_.dispatch == Dispatch::kPool || !service->cheap())) {
   CHECK(pool != nullptr || service->cheap())
       << "service " << service->name() << " may block and needs a worker pool";
 }
 
 void ServiceHost::Attach(TcpServer* server) {
   server->set_connection_callback([this](TcpConnection& connection) {
-    auto hosted = std::make_shared<HostedSession>(
-        connection, *service_, on_pool_ ? pool_ : nullptr, options_);
+    auto hosted = std::make_shared<HostedSession>(connection, *service_, on_pool_ ? pool_ : nullptr,
+                                                  options_);
     connection.set_handler(hosted);
     hosted->Start();
   });

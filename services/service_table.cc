@@ -24,8 +24,7 @@ std::vector<ServiceSpec> MakeTable() {
       .default_port = 7008,
       .framings = {Framing::kLine, Framing::kLength},
       .needs_store = true,
-      .make =
-          [](const ServiceResources& r) { return std::make_unique<IdentityService>(r.store); },
+      .make = [](const ServiceResources& r) { return std::make_unique<IdentityService>(r.store); },
   });
   table.push_back(ServiceSpec{
       .name = "auth",
@@ -38,8 +37,7 @@ std::vector<ServiceSpec> MakeTable() {
           [](const ServiceResources& r) {
             AuthServiceOptions options;
             options.session_ttl = r.session_ttl;
-            return std::make_unique<AuthService>(r.store, r.hasher, r.limiter, r.calendar,
-                                                 options);
+            return std::make_unique<AuthService>(r.store, r.hasher, r.limiter, r.calendar, options);
           },
   });
   table.push_back(ServiceSpec{

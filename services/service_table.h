@@ -28,7 +28,7 @@ namespace switchboard {
 // What the process shares with the services that ask for it; each pointer
 // outlives the services.
 struct ServiceResources {
-  Store* store = nullptr;                // rows with needs_store
+  Store* store = nullptr;                  // rows with needs_store
   const PasswordHasher* hasher = nullptr;  // rows with needs_passwords
   FailureLimiter* limiter = nullptr;       // rows with needs_passwords
   const Clock* calendar = nullptr;         // dates what outlives the process

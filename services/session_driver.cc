@@ -10,8 +10,7 @@ absl::string_view TooLongReply(Framing framing) {
   return framing == Framing::kLine ? "400 line too long" : "";
 }
 
-SessionDriver::SessionDriver(Service& service, const SessionInfo& info,
-                             const CodecLimits& limits)
+SessionDriver::SessionDriver(Service& service, const SessionInfo& info, const CodecLimits& limits)
     : service_name_(service.name()),
       info_(info),
       codec_(MakeCodec(info.framing, limits)),

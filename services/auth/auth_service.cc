@@ -151,8 +151,8 @@ class AuthSession final : public Session {
     if (args.size() != 2 || HasEmpty(args)) return out.Reply("400 usage: RESUME <token>");
     const absl::string_view token = args[1];
     if (!IsWellFormedToken(token)) {
-      return out.Reply(absl::StrCat("400 a token is ", kTokenChars,
-                                    " characters of A-Z a-z 0-9 _ -"));
+      return out.Reply(
+          absl::StrCat("400 a token is ", kTokenChars, " characters of A-Z a-z 0-9 _ -"));
     }
     const std::string token_hash = TokenHash(token);
     absl::StatusOr<std::optional<StoredSession>> session = store_->FindSession(token_hash);
@@ -203,8 +203,8 @@ class AuthSession final : public Session {
     }
     absl::StatusOr<int> ended = store_->DeleteOtherSessions(user_, token_hash_);
     if (!ended.ok()) return Fail("ending the other sessions", ended.status(), out);
-    LOG(INFO) << "auth: connection " << id_ << ": " << user_ << " changed the password; "
-              << *ended << " other session(s) ended";
+    LOG(INFO) << "auth: connection " << id_ << ": " << user_ << " changed the password; " << *ended
+              << " other session(s) ended";
     out.Reply("200 password changed; other sessions ended");
   }
 
@@ -214,8 +214,7 @@ class AuthSession final : public Session {
     if (!wait.has_value()) return false;
     VLOG(1) << "auth: connection " << id_ << ": " << user << " from " << address_
             << " locked out for " << absl::FormatDuration(*wait);
-    out.Reply(absl::StrCat("429 too many attempts; retry in ", RetrySecondsRoundedUp(*wait),
-                           "s"));
+    out.Reply(absl::StrCat("429 too many attempts; retry in ", RetrySecondsRoundedUp(*wait), "s"));
     return true;
   }
 
@@ -236,8 +235,8 @@ class AuthSession final : public Session {
     }
     if (!ok) {
       limiter_->RecordFailure(user, address_);
-      LOG(INFO) << "auth: connection " << id_ << ": wrong credentials for " << user
-                << " from " << address_;
+      LOG(INFO) << "auth: connection " << id_ << ": wrong credentials for " << user << " from "
+                << address_;
       out.Reply(kInvalidCredentials);
       return false;
     }

@@ -50,8 +50,7 @@ size_t FailureLimiter::tracked_addresses() const {
   return by_address_.size();
 }
 
-std::optional<absl::Duration> FailureLimiter::WaitFor(const FailureMap& map,
-                                                      absl::string_view key,
+std::optional<absl::Duration> FailureLimiter::WaitFor(const FailureMap& map, absl::string_view key,
                                                       absl::Time now) const {
   auto it = map.find(key);
   if (it == map.end()) return std::nullopt;
@@ -67,9 +66,7 @@ void FailureLimiter::Add(FailureMap& map, absl::string_view key, absl::Time now)
   auto it = map.find(key);
   if (it == map.end()) {
     if (map.size() >= max_keys_) {
-      absl::erase_if(map, [&](const auto& entry) {
-        return entry.second.back() + window_ <= now;
-      });
+      absl::erase_if(map, [&](const auto& entry) { return entry.second.back() + window_ <= now; });
       if (map.size() >= max_keys_) map.erase(map.begin());
     }
     it = map.emplace(std::string(key), Failures()).first;

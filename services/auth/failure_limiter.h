@@ -37,8 +37,7 @@ int64_t RetrySecondsRoundedUp(absl::Duration wait);
 class FailureLimiter {
  public:
   explicit FailureLimiter(const Clock* clock, int max_failures = 5,
-                          absl::Duration window = absl::Minutes(15),
-                          size_t max_keys = 100000);
+                          absl::Duration window = absl::Minutes(15), size_t max_keys = 100000);
   FailureLimiter(const FailureLimiter&) = delete;
   FailureLimiter& operator=(const FailureLimiter&) = delete;
 

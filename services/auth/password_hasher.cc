@@ -11,20 +11,28 @@ namespace {
 
 unsigned long long OpsLimit(PwhashCost cost) {
   switch (cost) {
-    case PwhashCost::kMin: return crypto_pwhash_OPSLIMIT_MIN;
-    case PwhashCost::kInteractive: return crypto_pwhash_OPSLIMIT_INTERACTIVE;
-    case PwhashCost::kModerate: return crypto_pwhash_OPSLIMIT_MODERATE;
-    case PwhashCost::kSensitive: return crypto_pwhash_OPSLIMIT_SENSITIVE;
+    case PwhashCost::kMin:
+      return crypto_pwhash_OPSLIMIT_MIN;
+    case PwhashCost::kInteractive:
+      return crypto_pwhash_OPSLIMIT_INTERACTIVE;
+    case PwhashCost::kModerate:
+      return crypto_pwhash_OPSLIMIT_MODERATE;
+    case PwhashCost::kSensitive:
+      return crypto_pwhash_OPSLIMIT_SENSITIVE;
   }
   return crypto_pwhash_OPSLIMIT_INTERACTIVE;
 }
 
 size_t MemLimit(PwhashCost cost) {
   switch (cost) {
-    case PwhashCost::kMin: return crypto_pwhash_MEMLIMIT_MIN;
-    case PwhashCost::kInteractive: return crypto_pwhash_MEMLIMIT_INTERACTIVE;
-    case PwhashCost::kModerate: return crypto_pwhash_MEMLIMIT_MODERATE;
-    case PwhashCost::kSensitive: return crypto_pwhash_MEMLIMIT_SENSITIVE;
+    case PwhashCost::kMin:
+      return crypto_pwhash_MEMLIMIT_MIN;
+    case PwhashCost::kInteractive:
+      return crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    case PwhashCost::kModerate:
+      return crypto_pwhash_MEMLIMIT_MODERATE;
+    case PwhashCost::kSensitive:
+      return crypto_pwhash_MEMLIMIT_SENSITIVE;
   }
   return crypto_pwhash_MEMLIMIT_INTERACTIVE;
 }
@@ -42,16 +50,20 @@ absl::StatusOr<PwhashCost> ParsePwhashCost(absl::string_view name) {
   if (name == "interactive") return PwhashCost::kInteractive;
   if (name == "moderate") return PwhashCost::kModerate;
   if (name == "sensitive") return PwhashCost::kSensitive;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "'", name, "' is not a cost; use interactive, moderate, sensitive or min"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", name, "' is not a cost; use interactive, moderate, sensitive or min"));
 }
 
 absl::string_view PwhashCostName(PwhashCost cost) {
   switch (cost) {
-    case PwhashCost::kMin: return "min";
-    case PwhashCost::kInteractive: return "interactive";
-    case PwhashCost::kModerate: return "moderate";
-    case PwhashCost::kSensitive: return "sensitive";
+    case PwhashCost::kMin:
+      return "min";
+    case PwhashCost::kInteractive:
+      return "interactive";
+    case PwhashCost::kModerate:
+      return "moderate";
+    case PwhashCost::kSensitive:
+      return "sensitive";
   }
   return "unknown";
 }
@@ -67,8 +79,8 @@ PasswordHasher::PasswordHasher(PwhashCost cost)
 absl::StatusOr<std::string> PasswordHasher::Hash(absl::string_view password) const {
   char out[crypto_pwhash_STRBYTES];
   if (crypto_pwhash_str(out, password.data(), password.size(), opslimit_, memlimit_) != 0) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "crypto_pwhash_str failed (out of memory for ", memlimit_ >> 20, " MiB?)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("crypto_pwhash_str failed (out of memory for ", memlimit_ >> 20, " MiB?)"));
   }
   return std::string(out);
 }

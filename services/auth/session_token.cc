@@ -42,8 +42,8 @@ bool IsWellFormedToken(absl::string_view token) {
 std::string TokenHash(absl::string_view token) {
   std::string hash(kTokenHashBytes, '\0');
   crypto_generichash(reinterpret_cast<unsigned char*>(hash.data()), hash.size(),
-                     reinterpret_cast<const unsigned char*>(token.data()), token.size(),
-                     nullptr, 0);
+                     reinterpret_cast<const unsigned char*>(token.data()), token.size(), nullptr,
+                     0);
   return hash;
 }
 

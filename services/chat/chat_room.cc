@@ -10,8 +10,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "glog/logging.h"
 #include "services/common/text.h"
 
@@ -117,8 +117,7 @@ void ChatRoom::Join(const InetAddress& from, const PeerKey& peer, Member* member
 
 void ChatRoom::MemberCommand(Member& member, const PeerKey& peer, absl::string_view verb,
                              absl::string_view args, absl::Time now) {
-  if (verb != "MSG" && verb != "WHO" && verb != "PING" && verb != "HISTORY" &&
-      verb != "LEAVE") {
+  if (verb != "MSG" && verb != "WHO" && verb != "PING" && verb != "HISTORY" && verb != "LEAVE") {
     return Reply(member, "ERR 500 unknown command");
   }
   const size_t space = args.find(' ');
@@ -135,8 +134,8 @@ void ChatRoom::MemberCommand(Member& member, const PeerKey& peer, absl::string_v
   if (verb == "MSG") {
     if (rest.empty()) return Reply(member, "ERR 400 empty text");
     // "MSG <seq> <nick> <text>" must fit in one datagram.
-    const size_t size = 4 + absl::StrCat(next_sequence_).size() + 1 + member.nick.size() + 1 +
-                        rest.size();
+    const size_t size =
+        4 + absl::StrCat(next_sequence_).size() + 1 + member.nick.size() + 1 + rest.size();
     if (size > kMaxChatDatagram) return Reply(member, "ERR 413 too large");
     VLOG(1) << "chat: " << member.nick << " says " << rest.size() << " bytes";
     BroadcastNumbered("MSG", member.nick, rest);
@@ -224,8 +223,8 @@ void ChatRoom::ExpireIdleMembers(absl::Time now) {
     const std::string nick = members_.find(peer)->second.nick;
     Remove(peer);
     LOG(INFO) << "chat: " << nick << " timed out after "
-              << absl::FormatDuration(options_.member_timeout) << " of silence ("
-              << members_.size() << " members)";
+              << absl::FormatDuration(options_.member_timeout) << " of silence (" << members_.size()
+              << " members)";
     BroadcastNumbered("LEFT", nick, "timeout");
   }
 }

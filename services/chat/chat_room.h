@@ -84,8 +84,8 @@ class ChatRoom {
     std::string text;
   };
 
-  void Join(const InetAddress& from, const PeerKey& peer, Member* member,
-            absl::string_view args, absl::Time now);
+  void Join(const InetAddress& from, const PeerKey& peer, Member* member, absl::string_view args,
+            absl::Time now);
   void MemberCommand(Member& member, const PeerKey& peer, absl::string_view verb,
                      absl::string_view args, absl::Time now);
   void SendWho(const Member& member);
@@ -94,8 +94,7 @@ class ChatRoom {
   bool TakeToken(Member& member, absl::Time now);
   // Sends "<verb> <seq> <nick>[ <tail>]" to every member and keeps it for
   // HISTORY.
-  void BroadcastNumbered(absl::string_view verb, absl::string_view nick,
-                         absl::string_view tail);
+  void BroadcastNumbered(absl::string_view verb, absl::string_view nick, absl::string_view tail);
   void Remove(const PeerKey& peer);
   void Reply(const Member& member, absl::string_view text);
 

@@ -32,8 +32,8 @@ void ChatService::Start() {
   });
   // Often enough that a member goes within a tenth of the timeout (at most
   // a second) of falling silent.
-  const absl::Duration every = std::clamp(options_.member_timeout / 10, absl::Milliseconds(10),
-                                          absl::Seconds(1));
+  const absl::Duration every =
+      std::clamp(options_.member_timeout / 10, absl::Milliseconds(10), absl::Seconds(1));
   sweep_timer_ = loop_->RunEvery(every, [this] {
     room_.ExpireIdleMembers(loop_->Now());
     socket_->Flush();

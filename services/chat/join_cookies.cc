@@ -12,8 +12,7 @@ namespace {
 constexpr size_t kMacBytes = 8;
 
 int64_t WindowOf(absl::Time now) {
-  return absl::ToInt64Seconds(now - absl::UnixEpoch()) /
-         absl::ToInt64Seconds(JoinCookies::kWindow);
+  return absl::ToInt64Seconds(now - absl::UnixEpoch()) / absl::ToInt64Seconds(JoinCookies::kWindow);
 }
 
 }  // namespace
@@ -39,8 +38,7 @@ std::string JoinCookies::Make(const PeerKey& from, absl::Time now) const {
   return cookie;
 }
 
-bool JoinCookies::Check(const PeerKey& from, absl::string_view cookie,
-                        absl::Time now) const {
+bool JoinCookies::Check(const PeerKey& from, absl::string_view cookie, absl::Time now) const {
   if (cookie.size() != kCookieChars) return false;
   const int64_t window = WindowOf(now);
   char current[kCookieChars];

@@ -48,8 +48,8 @@ bool IsControl(int32_t c) { return c < 0x20 || (c >= 0x7F && c <= 0x9F); }
 // Unicode's White_Space property (PropList.txt).
 bool IsWhitespace(int32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
 // True when some code point of valid UTF-8 `text` satisfies `pred`.
@@ -108,8 +108,7 @@ absl::Status ValidateUserName(absl::string_view user) {
         absl::StrCat("a user name is 1 to ", kMaxUserNameBytes, " characters"));
   }
   for (char c : user) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' &&
-        c != '-') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
       return absl::InvalidArgumentError("a user name may hold only A-Z a-z 0-9 _ . -");
     }
   }
@@ -118,13 +117,12 @@ absl::Status ValidateUserName(absl::string_view user) {
 
 absl::Status ValidatePassword(absl::string_view password) {
   if (password.size() < kMinPasswordBytes || password.size() > kMaxPasswordBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a password is ", kMinPasswordBytes, " to ", kMaxPasswordBytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a password is ", kMinPasswordBytes, " to ", kMaxPasswordBytes, " bytes"));
   }
   if (!IsValidUtf8(password)) return absl::InvalidArgumentError("password is not valid UTF-8");
   if (HasControlCharacter(password) || HasWhitespace(password)) {
-    return absl::InvalidArgumentError(
-        "a password may not hold whitespace or control characters");
+    return absl::InvalidArgumentError("a password may not hold whitespace or control characters");
   }
   return absl::OkStatus();
 }

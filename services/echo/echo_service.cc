@@ -46,11 +46,9 @@ class MessageEchoSession final : public Session {
 size_t ExitLineDetector::Scan(absl::string_view portion) {
   size_t begin = 0;
   while (begin < portion.size()) {
-    const void* found =
-        std::memchr(portion.data() + begin, '\n', portion.size() - begin);
-    const size_t end = found == nullptr
-                           ? portion.size()
-                           : static_cast<const char*>(found) - portion.data();
+    const void* found = std::memchr(portion.data() + begin, '\n', portion.size() - begin);
+    const size_t end =
+        found == nullptr ? portion.size() : static_cast<const char*>(found) - portion.data();
     const size_t segment = end - begin;
     // Keep the line's first bytes while it is short enough to be "exit\r";
     // past that, length_ only records that it is too long.
@@ -60,8 +58,8 @@ size_t ExitLineDetector::Scan(absl::string_view portion) {
     }
     length_ = std::min(length_ + segment, sizeof(start_) + 1);
     if (found == nullptr) return absl::string_view::npos;
-    const bool is_exit = length_ <= sizeof(start_) &&
-                         IsExitLine(absl::string_view(start_, length_));
+    const bool is_exit =
+        length_ <= sizeof(start_) && IsExitLine(absl::string_view(start_, length_));
     length_ = 0;
     if (is_exit) return end + 1;
     begin = end + 1;

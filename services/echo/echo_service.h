@@ -32,7 +32,7 @@ class ExitLineDetector {
  private:
   // The current line's first bytes, while it could still be "exit\r".
   char start_[5] = {};
-  size_t length_ = 0;     // bytes of the current line seen so far
+  size_t length_ = 0;  // bytes of the current line seen so far
 };
 
 }  // namespace switchboard

@@ -24,8 +24,8 @@ class IdentitySession final : public Session {
   void OnStart(Replies& out) override {
     absl::StatusOr<std::optional<std::string>> name = store_->FindName(address_);
     if (!name.ok()) {
-      LOG(ERROR) << "identity: connection " << id_ << ": looking up " << address_
-                 << ": " << name.status();
+      LOG(ERROR) << "identity: connection " << id_ << ": looking up " << address_ << ": "
+                 << name.status();
       out.Reply(kStoreFailed);
       out.EndSession();
       return;
@@ -67,8 +67,7 @@ class IdentitySession final : public Session {
       return;
     }
     if (!SaveName(message, out)) return;
-    LOG(INFO) << "identity: connection " << id_ << ": " << address_ << " is now known as "
-              << name_;
+    LOG(INFO) << "identity: connection " << id_ << ": " << address_ << " is now known as " << name_;
     out.Reply(absl::StrCat("201 Nice to meet you, ", name_, "!"));
   }
 
@@ -84,8 +83,8 @@ class IdentitySession final : public Session {
         out.Reply(kStoreFailed);
         return;
       }
-      LOG(INFO) << "identity: connection " << id_ << ": forgot " << address_ << " ("
-                << name_ << ")";
+      LOG(INFO) << "identity: connection " << id_ << ": forgot " << address_ << " (" << name_
+                << ")";
       out.Reply(absl::StrCat("200 Forgot ", name_, "."));
       name_.clear();  // a stranger again: the next message is taken as a name
     } else if (message == "NAME" || absl::StartsWith(message, "NAME ")) {
@@ -111,8 +110,8 @@ class IdentitySession final : public Session {
   // Stores `name` for this address; false (with the reply sent) on failure.
   bool SaveName(absl::string_view name, Replies& out) {
     if (absl::Status s = store_->SetName(address_, name); !s.ok()) {
-      LOG(ERROR) << "identity: connection " << id_ << ": storing the name of " << address_
-                 << ": " << s;
+      LOG(ERROR) << "identity: connection " << id_ << ": storing the name of " << address_ << ": "
+                 << s;
       out.Reply(kStoreFailed);
       return false;
     }

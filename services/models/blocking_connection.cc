@@ -50,8 +50,8 @@ class BlockingConnection::SessionReplies final : public Replies {
 };
 
 BlockingConnection::BlockingConnection(uint64_t id, Socket socket, const InetAddress& peer,
-                                       Service* service,
-                                       const BlockingConnectionOptions* options, int stop_fd)
+                                       Service* service, const BlockingConnectionOptions* options,
+                                       int stop_fd)
     : id_(id),
       peer_(peer),
       service_(service),
@@ -68,8 +68,8 @@ BlockingConnection::~BlockingConnection() = default;
 
 void BlockingConnection::Serve() {
   started_ = last_activity_ = Now();
-  driver_ = std::make_unique<SessionDriver>(
-      *service_, SessionInfo{id_, peer_, options_.framing}, options_.limits);
+  driver_ = std::make_unique<SessionDriver>(*service_, SessionInfo{id_, peer_, options_.framing},
+                                            options_.limits);
   if (Converse()) LingeringClose();
   LogClosed();
 }
@@ -97,8 +97,7 @@ bool BlockingConnection::Converse() {
     if (n > 0) {
       bytes_received_ += n;
       last_activity_ = Now();
-      VLOG(1) << "connection " << id_ << ": received " << n << " bytes from "
-              << peer_.ToString();
+      VLOG(1) << "connection " << id_ << ": received " << n << " bytes from " << peer_.ToString();
       HandleInput(/*end_of_stream=*/false);
       if (!Flush()) return false;
       continue;
@@ -186,8 +185,7 @@ bool BlockingConnection::Flush() {
   }
   if (written > 0) {
     bytes_sent_ += written;
-    VLOG(1) << "connection " << id_ << ": sent " << written << " bytes to "
-            << peer_.ToString();
+    VLOG(1) << "connection " << id_ << ": sent " << written << " bytes to " << peer_.ToString();
   }
   if (output_.empty()) output_.ShrinkIfEmpty(kKeepOutputBytes);
   return ok;
@@ -238,8 +236,8 @@ void BlockingConnection::SetReason(absl::string_view why) {
 void BlockingConnection::LogClosed() {
   const absl::Duration lasted = Now() - started_;
   LOG(INFO) << options_.name << ": connection " << id_ << " with " << peer_.ToString()
-            << " closed: " << close_reason_ << "; received " << bytes_received_
-            << " bytes, sent " << bytes_sent_ << " bytes in "
+            << " closed: " << close_reason_ << "; received " << bytes_received_ << " bytes, sent "
+            << bytes_sent_ << " bytes in "
             << absl::FormatDuration(absl::Trunc(lasted, absl::Microseconds(1)));
 }
 

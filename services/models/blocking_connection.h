@@ -62,9 +62,8 @@ class BlockingConnection {
   // `service` and `options` must outlive the connection. `stop_fd` becomes
   // readable, and stays so, once the server shuts down: the connection then
   // ends its session at its next wait for input.
-  BlockingConnection(uint64_t id, Socket socket, const InetAddress& peer,
-                     Service* service, const BlockingConnectionOptions* options,
-                     int stop_fd);
+  BlockingConnection(uint64_t id, Socket socket, const InetAddress& peer, Service* service,
+                     const BlockingConnectionOptions* options, int stop_fd);
   BlockingConnection(const BlockingConnection&) = delete;
   BlockingConnection& operator=(const BlockingConnection&) = delete;
   ~BlockingConnection();
@@ -118,7 +117,7 @@ class BlockingConnection {
   const BlockingConnectionOptions& options_;
   const int stop_fd_;
   const Socket socket_;
-  const int fd_;  // socket_'s
+  const int fd_;                           // socket_'s
   std::unique_ptr<SessionDriver> driver_;  // made by Serve()
 
   // Serve()'s thread only.

@@ -60,8 +60,7 @@ void BlockingHosting::Shutdown(absl::Duration grace) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   const int left = limit_->open();
-  LOG_IF(INFO, left > 0) << "closing " << left
-                         << " connections still open after the grace period";
+  LOG_IF(INFO, left > 0) << "closing " << left << " connections still open after the grace period";
   // shutdown(SHUT_RDWR) ends every wait (for input, for room to write, for
   // the client's close), so the joins below end once any session call
   // still computing returns.

@@ -90,14 +90,14 @@ std::unique_ptr<BlockingConnection> BlockingServer::Accept() {
     const int fd = AcceptCloseOnExec(listener_.fd(), &storage, &length);
     if (fd < 0) {
       const int error = errno;
-      if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR ||
-          error == ECONNABORTED || error == EPROTO) {
+      if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR || error == ECONNABORTED ||
+          error == EPROTO) {
         continue;  // the client gave up while queued, or a signal
       }
       if (error == EMFILE || error == ENFILE) {
         LOG_IF(WARNING, !out_of_descriptors_)
-            << "out of file descriptors (" << std::strerror(error) << ") on "
-            << options_.name << "'s listener: new clients wait in the backlog until "
+            << "out of file descriptors (" << std::strerror(error) << ") on " << options_.name
+            << "'s listener: new clients wait in the backlog until "
             << "a connection closes (raise `ulimit -n` or lower --max_connections)";
         out_of_descriptors_ = true;
       } else {
@@ -117,15 +117,14 @@ std::unique_ptr<BlockingConnection> BlockingServer::Accept() {
     const InetAddress peer =
         InetAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), length).Unmapped();
     if (!limit_->TryAcquire()) {
-      LOG(WARNING) << options_.name << ": refused " << peer.ToString() << ": "
-                   << limit_->max()
+      LOG(WARNING) << options_.name << ": refused " << peer.ToString() << ": " << limit_->max()
                    << " connections are open, the --max_connections limit; "
                       "closing it at once";
       continue;  // `socket` closes here
     }
     const uint64_t id = next_id_++;
-    auto connection = std::make_unique<BlockingConnection>(id, std::move(socket), peer,
-                                                           service_, &options_, stop_.fd());
+    auto connection = std::make_unique<BlockingConnection>(id, std::move(socket), peer, service_,
+                                                           &options_, stop_.fd());
     int open;
     {
       absl::MutexLock lock(&mu_);

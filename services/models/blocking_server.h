@@ -16,8 +16,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
-#include "reactor/socket.h"
 #include "reactor/connection_limit.h"
+#include "reactor/socket.h"
 #include "reactor/wakeup.h"
 #include "services/models/blocking_connection.h"
 #include "services/service.h"
@@ -82,8 +82,8 @@ class BlockingServer {
   ConnectionLimit* const limit_;
   const BlockingConnectionOptions options_;
   const Wakeup stop_;
-  Socket listener_;  // accept thread only, once started
-  uint64_t next_id_ = 1;  // accept thread only
+  Socket listener_;                  // accept thread only, once started
+  uint64_t next_id_ = 1;             // accept thread only
   bool out_of_descriptors_ = false;  // accept thread only
 
   mutable absl::Mutex mu_;

@@ -7,8 +7,7 @@
 namespace switchboard {
 
 absl::StatusOr<std::unique_ptr<IterativeServer>> IterativeServer::Create(
-    Service* service, Socket listener, ConnectionLimit* limit,
-    BlockingConnectionOptions options) {
+    Service* service, Socket listener, ConnectionLimit* limit, BlockingConnectionOptions options) {
   absl::StatusOr<Wakeup> stop = Wakeup::Create();
   if (!stop.ok()) return stop.status();
   return std::unique_ptr<IterativeServer>(new IterativeServer(
@@ -17,7 +16,9 @@ absl::StatusOr<std::unique_ptr<IterativeServer>> IterativeServer::Create(
 
 IterativeServer::~IterativeServer() { Shutdown(); }
 
-void IterativeServer::Start() { thread_ = std::thread([this] { Run(); }); }
+void IterativeServer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void IterativeServer::Join() {
   if (thread_.joinable()) thread_.join();

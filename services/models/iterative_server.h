@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-#include "reactor/socket.h"
 #include "reactor/connection_limit.h"
+#include "reactor/socket.h"
 #include "services/models/blocking_connection.h"
 #include "services/models/blocking_server.h"
 #include "services/service.h"
@@ -28,9 +28,9 @@ namespace switchboard {
 class IterativeServer final : public BlockingServer {
  public:
   // `service` and `limit` must outlive the server.
-  static absl::StatusOr<std::unique_ptr<IterativeServer>> Create(
-      Service* service, Socket listener, ConnectionLimit* limit,
-      BlockingConnectionOptions options);
+  static absl::StatusOr<std::unique_ptr<IterativeServer>> Create(Service* service, Socket listener,
+                                                                 ConnectionLimit* limit,
+                                                                 BlockingConnectionOptions options);
   // Closes what is still open at once and joins the thread.
   ~IterativeServer() override;
 

@@ -10,8 +10,7 @@
 namespace switchboard {
 
 absl::StatusOr<std::unique_ptr<ThreadPerConnectionServer>> ThreadPerConnectionServer::Create(
-    Service* service, Socket listener, ConnectionLimit* limit,
-    BlockingConnectionOptions options) {
+    Service* service, Socket listener, ConnectionLimit* limit, BlockingConnectionOptions options) {
   absl::StatusOr<Wakeup> stop = Wakeup::Create();
   if (!stop.ok()) return stop.status();
   return std::unique_ptr<ThreadPerConnectionServer>(new ThreadPerConnectionServer(
@@ -39,8 +38,8 @@ void ThreadPerConnectionServer::AcceptLoop() {
     } catch (const std::system_error& e) {
       // Out of threads (or memory for a stack): this client is turned away,
       // the others go on.
-      LOG(WARNING) << options().name << ": cannot start a thread for connection " << id
-                   << " (" << e.what() << "); closing it";
+      LOG(WARNING) << options().name << ": cannot start a thread for connection " << id << " ("
+                   << e.what() << "); closing it";
       Finish(std::move(connection));
       continue;
     }

@@ -18,8 +18,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "reactor/socket.h"
 #include "reactor/connection_limit.h"
+#include "reactor/socket.h"
 #include "services/models/blocking_connection.h"
 #include "services/models/blocking_server.h"
 #include "services/service.h"
@@ -33,8 +33,7 @@ class ThreadPerConnectionServer final : public BlockingServer {
  public:
   // `service` and `limit` must outlive the server.
   static absl::StatusOr<std::unique_ptr<ThreadPerConnectionServer>> Create(
-      Service* service, Socket listener, ConnectionLimit* limit,
-      BlockingConnectionOptions options);
+      Service* service, Socket listener, ConnectionLimit* limit, BlockingConnectionOptions options);
   // Closes what is still open at once and joins every thread.
   ~ThreadPerConnectionServer() override;
 

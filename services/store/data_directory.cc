@@ -33,7 +33,8 @@ absl::Status MakeDirectories(const std::string& dir) {
     prefix.append(part.data(), part.size());
     if (part == "." || part == "..") continue;
     if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      return DataDirectoryError(absl::StrCat("--data_dir=", dir, ": cannot create ", prefix), errno);
+      return DataDirectoryError(absl::StrCat("--data_dir=", dir, ": cannot create ", prefix),
+                                errno);
     }
   }
   struct stat info;

@@ -112,8 +112,8 @@ class SqliteStore::Connection {
  public:
   static absl::StatusOr<std::unique_ptr<Connection>> Open(const std::string& path) {
     sqlite3* db = nullptr;
-    const int rc = sqlite3_open_v2(
-        path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
     auto connection = std::unique_ptr<Connection>(new Connection(db));
     if (rc != SQLITE_OK) return SqliteError(rc, db, absl::StrCat("opening ", path));
     sqlite3_extended_result_codes(db, 1);
@@ -145,8 +145,7 @@ class SqliteStore::Connection {
     auto it = statements_.find(sql);
     if (it != statements_.end()) return it->second;
     sqlite3_stmt* statement = nullptr;
-    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement,
-                                      nullptr);
+    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr);
     if (rc != SQLITE_OK) return SqliteError(rc, db_, absl::StrCat("preparing ", sql));
     statements_.emplace(sql, statement);
     return statement;
@@ -265,9 +264,9 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
     version = sqlite3_column_int(*prepared, 0);
   }
   if (version > kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, " has schema version ", version, "; this server knows up to ", kSchemaVersion,
-        ": run a newer server"));
+    return absl::FailedPreconditionError(absl::StrCat(path, " has schema version ", version,
+                                                      "; this server knows up to ", kSchemaVersion,
+                                                      ": run a newer server"));
   }
   // WAL is a property of the file: set once, it stays. SQLite answers with
   // the mode in force, which is not WAL where WAL cannot work.
@@ -356,13 +355,14 @@ auto SqliteStore::WithStatement(const char* sql, Body body) {
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::FindName(absl::string_view address) {
-  return WithStatement(kFindName, [&](Statement& statement) -> absl::StatusOr<std::optional<std::string>> {
-    statement.BindText(1, address);
-    absl::StatusOr<bool> row = statement.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return std::nullopt;
-    return statement.Text(0);
-  });
+  return WithStatement(kFindName,
+                       [&](Statement& statement) -> absl::StatusOr<std::optional<std::string>> {
+                         statement.BindText(1, address);
+                         absl::StatusOr<bool> row = statement.Step();
+                         if (!row.ok()) return row.status();
+                         if (!*row) return std::nullopt;
+                         return statement.Text(0);
+                       });
 }
 
 absl::Status SqliteStore::SetName(absl::string_view address, absl::string_view name) {
@@ -395,17 +395,17 @@ absl::Status SqliteStore::AddUser(absl::string_view user, absl::string_view pass
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::PasswordHash(absl::string_view user) {
-  return WithStatement(kPasswordHash, [&](Statement& statement) -> absl::StatusOr<std::optional<std::string>> {
-    statement.BindText(1, user);
-    absl::StatusOr<bool> row = statement.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return std::nullopt;
-    return statement.Text(0);
-  });
+  return WithStatement(kPasswordHash,
+                       [&](Statement& statement) -> absl::StatusOr<std::optional<std::string>> {
+                         statement.BindText(1, user);
+                         absl::StatusOr<bool> row = statement.Step();
+                         if (!row.ok()) return row.status();
+                         if (!*row) return std::nullopt;
+                         return statement.Text(0);
+                       });
 }
 
-absl::Status SqliteStore::SetPasswordHash(absl::string_view user,
-                                          absl::string_view password_hash) {
+absl::Status SqliteStore::SetPasswordHash(absl::string_view user, absl::string_view password_hash) {
   return WithStatement(kSetPasswordHash, [&](Statement& statement) -> absl::Status {
     statement.BindText(1, user);
     statement.BindText(2, password_hash);
@@ -417,13 +417,14 @@ absl::Status SqliteStore::SetPasswordHash(absl::string_view user,
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::UserAt(absl::string_view address) {
-  return WithStatement(kUserAt, [&](Statement& statement) -> absl::StatusOr<std::optional<std::string>> {
-    statement.BindText(1, address);
-    absl::StatusOr<bool> row = statement.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return std::nullopt;
-    return statement.Text(0);
-  });
+  return WithStatement(kUserAt,
+                       [&](Statement& statement) -> absl::StatusOr<std::optional<std::string>> {
+                         statement.BindText(1, address);
+                         absl::StatusOr<bool> row = statement.Step();
+                         if (!row.ok()) return row.status();
+                         if (!*row) return std::nullopt;
+                         return statement.Text(0);
+                       });
 }
 
 absl::Status SqliteStore::SetUserAt(absl::string_view address, absl::string_view user) {
@@ -434,8 +435,7 @@ absl::Status SqliteStore::SetUserAt(absl::string_view address, absl::string_view
   });
 }
 
-absl::Status SqliteStore::AddSession(absl::string_view token_hash,
-                                     const StoredSession& session) {
+absl::Status SqliteStore::AddSession(absl::string_view token_hash, const StoredSession& session) {
   return WithStatement(kAddSession, [&](Statement& statement) -> absl::Status {
     statement.BindBlob(1, token_hash);
     statement.BindText(2, session.user);
@@ -447,13 +447,14 @@ absl::Status SqliteStore::AddSession(absl::string_view token_hash,
 
 absl::StatusOr<std::optional<StoredSession>> SqliteStore::FindSession(
     absl::string_view token_hash) {
-  return WithStatement(kFindSession, [&](Statement& statement) -> absl::StatusOr<std::optional<StoredSession>> {
-    statement.BindBlob(1, token_hash);
-    absl::StatusOr<bool> row = statement.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return std::nullopt;
-    return StoredSession{statement.Text(0), statement.Time(1), statement.Time(2)};
-  });
+  return WithStatement(
+      kFindSession, [&](Statement& statement) -> absl::StatusOr<std::optional<StoredSession>> {
+        statement.BindBlob(1, token_hash);
+        absl::StatusOr<bool> row = statement.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return std::nullopt;
+        return StoredSession{statement.Text(0), statement.Time(1), statement.Time(2)};
+      });
 }
 
 absl::StatusOr<bool> SqliteStore::DeleteSession(absl::string_view token_hash) {

@@ -57,16 +57,13 @@ class SqliteStore final : public Store {
   absl::StatusOr<bool> ForgetName(absl::string_view address) override;
   absl::Status AddUser(absl::string_view user, absl::string_view password_hash) override;
   absl::StatusOr<std::optional<std::string>> PasswordHash(absl::string_view user) override;
-  absl::Status SetPasswordHash(absl::string_view user,
-                               absl::string_view password_hash) override;
+  absl::Status SetPasswordHash(absl::string_view user, absl::string_view password_hash) override;
   absl::StatusOr<std::optional<std::string>> UserAt(absl::string_view address) override;
   absl::Status SetUserAt(absl::string_view address, absl::string_view user) override;
   absl::Status AddSession(absl::string_view token_hash, const StoredSession& session) override;
-  absl::StatusOr<std::optional<StoredSession>> FindSession(
-      absl::string_view token_hash) override;
+  absl::StatusOr<std::optional<StoredSession>> FindSession(absl::string_view token_hash) override;
   absl::StatusOr<bool> DeleteSession(absl::string_view token_hash) override;
-  absl::StatusOr<int> DeleteOtherSessions(absl::string_view user,
-                                          absl::string_view keep) override;
+  absl::StatusOr<int> DeleteOtherSessions(absl::string_view user, absl::string_view keep) override;
   absl::StatusOr<int> DeleteExpiredSessions(absl::Time now) override;
 
  private:

@@ -36,31 +36,25 @@ class Store {
 
   // Identities, keyed by the client's address as printed without a port
   // ("127.0.0.1", "::1"); IPv4-mapped IPv6 addresses arrive as IPv4.
-  virtual absl::StatusOr<std::optional<std::string>> FindName(
-      absl::string_view address) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> FindName(absl::string_view address) = 0;
   // Creates or replaces the name of `address`.
   virtual absl::Status SetName(absl::string_view address, absl::string_view name) = 0;
   // False when there was no record.
   virtual absl::StatusOr<bool> ForgetName(absl::string_view address) = 0;
 
   // Users. AddUser fails with AlreadyExists when the name is taken.
-  virtual absl::Status AddUser(absl::string_view user,
-                               absl::string_view password_hash) = 0;
+  virtual absl::Status AddUser(absl::string_view user, absl::string_view password_hash) = 0;
   // The stored hash (crypto_pwhash_str format), or nullopt for no such user.
-  virtual absl::StatusOr<std::optional<std::string>> PasswordHash(
-      absl::string_view user) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> PasswordHash(absl::string_view user) = 0;
   // NotFound when there is no such user.
-  virtual absl::Status SetPasswordHash(absl::string_view user,
-                                       absl::string_view password_hash) = 0;
+  virtual absl::Status SetPasswordHash(absl::string_view user, absl::string_view password_hash) = 0;
 
   // The user who last registered, logged in or resumed from `address`.
-  virtual absl::StatusOr<std::optional<std::string>> UserAt(
-      absl::string_view address) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> UserAt(absl::string_view address) = 0;
   virtual absl::Status SetUserAt(absl::string_view address, absl::string_view user) = 0;
 
   // Sessions, keyed by the hash of their token.
-  virtual absl::Status AddSession(absl::string_view token_hash,
-                                  const StoredSession& session) = 0;
+  virtual absl::Status AddSession(absl::string_view token_hash, const StoredSession& session) = 0;
   // nullopt when unknown. Expired sessions are returned too: the caller
   // decides with its own clock.
   virtual absl::StatusOr<std::optional<StoredSession>> FindSession(

@@ -62,8 +62,8 @@ TEST(PwhashCostTest, RejectsOtherNames) {
 }
 
 TEST(PwhashCostTest, NamesRoundTrip) {
-  for (const PwhashCost cost : {PwhashCost::kMin, PwhashCost::kInteractive,
-                                PwhashCost::kModerate, PwhashCost::kSensitive}) {
+  for (const PwhashCost cost : {PwhashCost::kMin, PwhashCost::kInteractive, PwhashCost::kModerate,
+                                PwhashCost::kSensitive}) {
     const absl::StatusOr<PwhashCost> parsed = ParsePwhashCost(PwhashCostName(cost));
     ASSERT_TRUE(parsed.ok()) << PwhashCostName(cost);
     EXPECT_EQ(*parsed, cost);

@@ -50,8 +50,8 @@ TEST_F(SessionTokenTest, NewTokenDecodesTo32Bytes) {
   unsigned char bytes[kTokenBytes + 8];
   size_t length = 0;
   const char* end = nullptr;
-  ASSERT_EQ(sodium_base642bin(bytes, sizeof bytes, token.data(), token.size(), nullptr,
-                              &length, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+  ASSERT_EQ(sodium_base642bin(bytes, sizeof bytes, token.data(), token.size(), nullptr, &length,
+                              &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
             0);
   EXPECT_EQ(length, kTokenBytes);
   EXPECT_EQ(end, token.data() + token.size());
@@ -170,8 +170,8 @@ TEST_F(SessionTokenTest, TokenHashIs32DeterministicBytes) {
   // BLAKE2b-256, unkeyed, of the token's characters.
   unsigned char expected[kTokenHashBytes];
   crypto_generichash(expected, sizeof expected,
-                     reinterpret_cast<const unsigned char*>(token.data()), token.size(),
-                     nullptr, 0);
+                     reinterpret_cast<const unsigned char*>(token.data()), token.size(), nullptr,
+                     0);
   EXPECT_EQ(hash, std::string(reinterpret_cast<const char*>(expected), sizeof expected));
 }
 

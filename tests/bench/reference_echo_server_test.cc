@@ -6,8 +6,8 @@
 #include "bench/reference_echo_server.h"
 
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"

@@ -61,9 +61,7 @@ class RecordingOutput final : public ChatOutput {
     std::string datagram;
   };
 
-  void SendTo(const InetAddress& to, absl::string_view datagram) override {
-    Record(to, datagram);
-  }
+  void SendTo(const InetAddress& to, absl::string_view datagram) override { Record(to, datagram); }
   void SendToEach(absl::Span<const InetAddress> to, absl::string_view datagram) override {
     for (const InetAddress& address : to) Record(address, datagram);
   }
@@ -385,8 +383,7 @@ TEST_F(ChatRoomTest, ErrorsToMembers) {
         << absl::CHexEscape(bad_utf8);
   }
   EXPECT_THAT(AskOne(at, absl::StrCat("HISTORY ", key)), ::testing::StartsWith("ERR 400 "));
-  EXPECT_THAT(AskOne(at, absl::StrCat("HISTORY ", key, " -1")),
-              ::testing::StartsWith("ERR 400 "));
+  EXPECT_THAT(AskOne(at, absl::StrCat("HISTORY ", key, " -1")), ::testing::StartsWith("ERR 400 "));
   EXPECT_THAT(AskOne(at, absl::StrCat("HISTORY ", key, " x")), ::testing::StartsWith("ERR 400 "));
 
   // Bad keys: wrong, another member's, cut, missing.
@@ -402,8 +399,7 @@ TEST_F(ChatRoomTest, ErrorsToMembers) {
   EXPECT_EQ(AskOne(at, "MSG"), "ERR 403 bad key");
 
   for (absl::string_view unknown : {"DANCE", "msg", "JOINX", "PINGS", ""}) {
-    EXPECT_EQ(AskOne(at, absl::StrCat(unknown, " ", key)), "ERR 500 unknown command")
-        << unknown;
+    EXPECT_EQ(AskOne(at, absl::StrCat(unknown, " ", key)), "ERR 500 unknown command") << unknown;
   }
   EXPECT_EQ(AskOne(at, ""), "ERR 500 unknown command");
 
@@ -505,15 +501,15 @@ TEST_F(ChatRoomTest, PingPong) {
 }
 
 TEST_F(ChatRoomTest, HistoryFromASequence) {
-  const Member alice = Join("alice", Local(2));  // 1
-  const Member bob = Join("bob", Local(3));      // 2
+  const Member alice = Join("alice", Local(2));                    // 1
+  const Member bob = Join("bob", Local(3));                        // 2
   Send(alice.address, absl::StrCat("MSG ", alice.key, " one"));    // 3
   Send(bob.address, absl::StrCat("MSG ", bob.key, " two words"));  // 4
   Send(bob.address, absl::StrCat("LEAVE ", bob.key));              // 5
   out_.Clear();
-  EXPECT_THAT(Ask(alice.address, absl::StrCat("HISTORY ", alice.key, " 3")),
-              ElementsAre("MSG 3 alice one", "MSG 4 bob two words", "LEFT 5 bob leave",
-                          "END HISTORY"));
+  EXPECT_THAT(
+      Ask(alice.address, absl::StrCat("HISTORY ", alice.key, " 3")),
+      ElementsAre("MSG 3 alice one", "MSG 4 bob two words", "LEFT 5 bob leave", "END HISTORY"));
   EXPECT_THAT(Ask(alice.address, absl::StrCat("HISTORY ", alice.key, " 0")),
               ElementsAre("JOINED 1 alice", "JOINED 2 bob", "MSG 3 alice one",
                           "MSG 4 bob two words", "LEFT 5 bob leave", "END HISTORY"));
@@ -547,8 +543,7 @@ TEST_F(ChatRoomTest, HistoryKeepsTheLastThousand) {
     ASSERT_EQ(history[i], echoed[100 + i]);
   }
   now_ += absl::Seconds(1);
-  std::vector<std::string> tail =
-      Ask(alice.address, absl::StrCat("HISTORY ", alice.key, " 1090"));
+  std::vector<std::string> tail = Ask(alice.address, absl::StrCat("HISTORY ", alice.key, " 1090"));
   ASSERT_EQ(tail.size(), 13u);
   EXPECT_EQ(tail.front(), "MSG 1090 alice m1088");
   EXPECT_EQ(tail[11], "MSG 1101 alice m1099");

@@ -38,9 +38,9 @@ namespace switchboard {
 namespace {
 
 using ::testing::ElementsAre;
+using testing::InProcessServer;
 using ::testing::MatchesRegex;
 using ::testing::StartsWith;
-using testing::InProcessServer;
 
 constexpr absl::string_view kTimeout = "<timeout>";
 
@@ -73,8 +73,7 @@ class UdpClient {
     std::unique_ptr<UdpClient> client(new UdpClient(fd, server));
     if (receive_buffer > 0) {
       // Beyond rmem_max only with CAP_NET_ADMIN; the plain one caps.
-      if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) !=
-          0) {
+      if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) != 0) {
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
       }
     }
@@ -97,8 +96,8 @@ class UdpClient {
   UdpClient& operator=(const UdpClient&) = delete;
 
   void Send(absl::string_view datagram) {
-    const ssize_t sent = sendto(fd_, datagram.data(), datagram.size(), 0,
-                                server_.sockaddr_ptr(), server_.length());
+    const ssize_t sent =
+        sendto(fd_, datagram.data(), datagram.size(), 0, server_.sockaddr_ptr(), server_.length());
     EXPECT_EQ(sent, static_cast<ssize_t>(datagram.size())) << std::strerror(errno);
   }
 

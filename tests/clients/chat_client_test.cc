@@ -31,8 +31,8 @@ class ChatClientTest : public ::testing::Test {
 
   absl::StatusOr<ChildProcess> Chat(const std::string& nick, const std::string& from) {
     return ChildProcess::Start({ChatPath(), "--host=127.0.0.1",
-                                absl::StrCat("--port=", server_->port("chat")),
-                                "--bind=" + from, "--nick=" + nick});
+                                absl::StrCat("--port=", server_->port("chat")), "--bind=" + from,
+                                "--nick=" + nick});
   }
 
   std::optional<ServerProcess> server_;
@@ -82,9 +82,9 @@ TEST_F(ChatClientTest, LogsItsOwnEventsToStderrWithoutSecrets) {
   ann->CloseStdin();
   EXPECT_EQ(ann->Wait(kTimeout), 0);
   const std::string log = ann->Stderr();
-  for (const char* event : {"sent JOIN (8 bytes)", "received COOKIE (18 bytes)",
-                            "received OK", "joined the room at 127.0.0.1:", "sent MSG",
-                            "received MSG", "sent LEAVE", "received LEFT", "left the room"}) {
+  for (const char* event : {"sent JOIN (8 bytes)", "received COOKIE (18 bytes)", "received OK",
+                            "joined the room at 127.0.0.1:", "sent MSG", "received MSG",
+                            "sent LEAVE", "received LEFT", "left the room"}) {
     EXPECT_THAT(log, HasSubstr(event)) << log;
   }
   EXPECT_LT(log.find("joined the room"), log.find("sent MSG"));

@@ -54,8 +54,7 @@ TEST(ChatMemberTest, AnErrorWhileJoiningIsARefusal) {
 TEST(ChatMemberTest, ShowsBroadcasts) {
   ChatMember member = Joined();
   EXPECT_THAT(member.OnDatagram("JOINED 1 ann").show, ElementsAre("* ann joined"));
-  EXPECT_THAT(member.OnDatagram("MSG 2 bob hello  there").show,
-              ElementsAre("<bob> hello  there"));
+  EXPECT_THAT(member.OnDatagram("MSG 2 bob hello  there").show, ElementsAre("<bob> hello  there"));
   EXPECT_THAT(member.OnDatagram("LEFT 3 bob timeout").show, ElementsAre("* bob timed out"));
   ChatMember::Event leave = member.OnDatagram("LEFT 4 ann leave");
   EXPECT_THAT(leave.show, ElementsAre("* ann left"));
@@ -73,8 +72,7 @@ TEST(ChatMemberTest, AGapAsksForHistoryAndLateArrivalsShowOnce) {
   EXPECT_THAT(jump.show[0], HasSubstr("missed 3"));
   EXPECT_EQ(jump.show[1], "<bob> four");
   // The replay: 11..13 are shown (marked late), 14 again is not.
-  EXPECT_THAT(member.OnDatagram("MSG 11 bob one").show,
-              ElementsAre("<bob> one   (late, #11)"));
+  EXPECT_THAT(member.OnDatagram("MSG 11 bob one").show, ElementsAre("<bob> one   (late, #11)"));
   EXPECT_THAT(member.OnDatagram("MSG 12 bob two").show, ElementsAre("<bob> two   (late, #12)"));
   EXPECT_THAT(member.OnDatagram("MSG 12 bob two").show, IsEmpty()) << "a duplicate";
   EXPECT_THAT(member.OnDatagram("JOINED 13 cat").show, ElementsAre("* cat joined   (late, #13)"));

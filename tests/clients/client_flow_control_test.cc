@@ -26,12 +26,12 @@ TEST(ClientFlowControlTest, HugeLineRoundTripsWithoutDeadlock) {
   std::string input(kSize, 'x');
   for (size_t i = 0; i < kSize; i += 4096) input[i] = static_cast<char>('a' + (i / 4096) % 26);
   input += '\n';
-  RunResult run = RunWithInput({ClientPath(), "--host=127.0.0.1",
-                                absl::StrCat("--port=", server->port("echo"))},
-                               input, absl::Seconds(10));
+  RunResult run = RunWithInput(
+      {ClientPath(), "--host=127.0.0.1", absl::StrCat("--port=", server->port("echo"))}, input,
+      absl::Seconds(10));
   ASSERT_TRUE(run.status.has_value())
-      << "the client was still running after 10 s with " << run.out.size() << " of "
-      << input.size() << " bytes echoed: it blocks in send() without reading the "
+      << "the client was still running after 10 s with " << run.out.size() << " of " << input.size()
+      << " bytes echoed: it blocks in send() without reading the "
       << "replies (deadlock with the server's backpressure)";
   EXPECT_EQ(*run.status, 0) << run.err.substr(0, 2000);
   ASSERT_EQ(run.out.size(), input.size());

@@ -130,8 +130,7 @@ TEST_F(ClientTest, ExitWithCarriageReturnEndsSession) {
 
 TEST_F(ClientTest, LineFraming) {
   ASSERT_NO_FATAL_FAILURE(StartServer({"--echo_framing=line"}));
-  RunResult run = RunWithInput(ClientArgs({"--framing=line"}),
-                               "alpha\nbeta gamma\r\nlast\n");
+  RunResult run = RunWithInput(ClientArgs({"--framing=line"}), "alpha\nbeta gamma\r\nlast\n");
   // Each echoed message is printed as a line (the "\r" is not part of it).
   EXPECT_EQ(run.out, "alpha\nbeta gamma\nlast\n") << run.err;
   EXPECT_EQ(run.status, 0) << run.err;
@@ -149,8 +148,7 @@ TEST_F(ClientTest, LineFramingTooLongLineGets400) {
 
 TEST_F(ClientTest, LengthFraming) {
   ASSERT_NO_FATAL_FAILURE(StartServer({"--echo_framing=length"}));
-  RunResult run = RunWithInput(ClientArgs({"--framing=length"}),
-                               "alpha\nbeta gamma\n\nlast\n");
+  RunResult run = RunWithInput(ClientArgs({"--framing=length"}), "alpha\nbeta gamma\n\nlast\n");
   // A raw client would have sent "alph" as a length of 1.6 GB and got
   // nothing back: getting the lines proves both sides framed them.
   EXPECT_EQ(run.out, "alpha\nbeta gamma\n\nlast\n") << run.err;
@@ -199,8 +197,7 @@ TEST_F(ClientTest, BindPicksTheSourceAddress) {
   // Two clients at once, from two addresses.
   absl::StatusOr<ChildProcess> two = ChildProcess::Start(ClientArgs({"--bind=127.0.0.2"}));
   ASSERT_TRUE(two.ok()) << two.status();
-  absl::StatusOr<ChildProcess> three =
-      ChildProcess::Start(ClientArgs({"--bind=127.0.0.3"}));
+  absl::StatusOr<ChildProcess> three = ChildProcess::Start(ClientArgs({"--bind=127.0.0.3"}));
   ASSERT_TRUE(three.ok()) << three.status();
 
   ASSERT_TRUE(two->WriteStdin("from two\n").ok());
@@ -243,8 +240,8 @@ std::vector<std::string> Lines(absl::string_view text) {
 TEST_F(ClientTest, CannotConnectSaysSoInOneLine) {
   const int port = UnusedTcpPort();
   ASSERT_GT(port, 0);
-  RunResult run = RunWithInput(
-      {ClientPath(), "--host=127.0.0.1", absl::StrCat("--port=", port)}, "hello\n");
+  RunResult run =
+      RunWithInput({ClientPath(), "--host=127.0.0.1", absl::StrCat("--port=", port)}, "hello\n");
   ASSERT_TRUE(run.status.has_value()) << "the client hung";
   EXPECT_NE(*run.status, 0);
   EXPECT_EQ(run.out, "");
@@ -256,8 +253,8 @@ TEST_F(ClientTest, CannotConnectSaysSoInOneLine) {
 }
 
 TEST_F(ClientTest, UnresolvableHostFlagFails) {
-  RunResult run = RunWithInput(
-      {ClientPath(), "--host=no-such-host.invalid", "--port=7007"}, "hello\n");
+  RunResult run =
+      RunWithInput({ClientPath(), "--host=no-such-host.invalid", "--port=7007"}, "hello\n");
   ASSERT_TRUE(run.status.has_value()) << "the client hung";
   EXPECT_NE(*run.status, 0);
   const std::vector<std::string> lines = Lines(run.err);
@@ -400,8 +397,7 @@ TEST(ClientServicesTest, IdentityDialogueThroughTheClient) {
   IgnoreSigpipe();
   absl::StatusOr<ServerProcess> server = ServerProcess::Start({"identity"}, {});
   ASSERT_TRUE(server.ok()) << server.status();
-  const std::vector<std::string> argv = {ClientPath(), "--service=identity",
-                                         "--host=127.0.0.1",
+  const std::vector<std::string> argv = {ClientPath(), "--service=identity", "--host=127.0.0.1",
                                          absl::StrCat("--port=", server->port("identity")),
                                          "--bind=127.0.9.1"};
   RunResult first = RunWithInput(argv, "Ada\nNAME Ada Lovelace\nexit\n");
@@ -421,9 +417,10 @@ TEST(ClientServicesTest, AuthTokenIsKeptAndResumedOnTheNextRun) {
   absl::StatusOr<ServerProcess> server = ServerProcess::Start({"auth"}, {});
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string token_file = TempPath("token") + "/token";
-  const std::vector<std::string> argv = {ClientPath(), "--service=auth", "--host=127.0.0.1",
-                                         absl::StrCat("--port=", server->port("auth")),
-                                         "--bind=127.0.9.2", "--token_file=" + token_file};
+  const std::vector<std::string> argv = {
+      ClientPath(),       "--service=auth",
+      "--host=127.0.0.1", absl::StrCat("--port=", server->port("auth")),
+      "--bind=127.0.9.2", "--token_file=" + token_file};
   RunResult first = RunWithInput(argv, "REGISTER ada correct-horse\nexit\n");
   EXPECT_THAT(first.out, HasSubstr("201 registered ada; session ")) << first.err;
   EXPECT_THAT(first.err, HasSubstr("session token saved in " + token_file));

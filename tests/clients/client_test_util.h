@@ -33,9 +33,9 @@ inline std::string ClientPath() { return RunfilePath("clients/client"); }
 inline void IgnoreSigpipe() { std::signal(SIGPIPE, SIG_IGN); }
 
 struct RunResult {
-  std::string out;             // all of stdout
-  std::string err;             // all of stderr
-  std::optional<int> status;   // nullopt: still running after the timeout
+  std::string out;            // all of stdout
+  std::string err;            // all of stderr
+  std::optional<int> status;  // nullopt: still running after the timeout
 };
 
 // Runs `argv` with `input` on stdin (written from another thread, so that a
@@ -57,8 +57,7 @@ inline RunResult RunWithInput(const std::vector<std::string>& argv, std::string 
   const absl::Time deadline = absl::Now() + timeout;
   result.out = child->ReadAll(timeout);
   // Stdout closes when the child exits: it has little left to do.
-  result.status =
-      child->Wait(std::max(deadline - absl::Now(), absl::Milliseconds(500)));
+  result.status = child->Wait(std::max(deadline - absl::Now(), absl::Milliseconds(500)));
   if (!result.status.has_value()) child->Signal(SIGKILL);  // unblocks the writer
   writer.join();
   result.err = child->Stderr();
@@ -96,8 +95,7 @@ class OutputReader {
       if (left <= absl::ZeroDuration()) return false;
       // Short slices: ChildProcess::ReadUntil only looks at what it reads
       // itself, so a text split across two calls would not be noticed.
-      const std::string more =
-          child_->ReadUntil(text, std::min(left, absl::Milliseconds(50)));
+      const std::string more = child_->ReadUntil(text, std::min(left, absl::Milliseconds(50)));
       all_ += more;
       if (more.empty() && child_->Wait(absl::ZeroDuration()).has_value()) {
         // The child is gone: take what is left, then look a last time.

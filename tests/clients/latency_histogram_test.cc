@@ -21,8 +21,7 @@ namespace {
 constexpr double kRelativePrecision = 1.0 / 1024;
 
 void ExpectNear(int64_t actual, double expected, absl::string_view what = "") {
-  EXPECT_LE(std::fabs(static_cast<double>(actual) - expected),
-            expected * kRelativePrecision + 1)
+  EXPECT_LE(std::fabs(static_cast<double>(actual) - expected), expected * kRelativePrecision + 1)
       << what << ": got " << actual << ", expected about " << expected;
 }
 
@@ -81,8 +80,8 @@ TEST(LatencyHistogramTest, UniformMillionWithinPrecision) {
 TEST(LatencyHistogramTest, PercentilesOfSkewedSamples) {
   // 990 fast values and 10 slow ones: p99 is fast, p99.9 and max are slow.
   LatencyHistogram h;
-  for (int i = 0; i < 990; ++i) h.Record(50000);       // 50 us
-  for (int i = 0; i < 10; ++i) h.Record(300000000);     // 300 ms
+  for (int i = 0; i < 990; ++i) h.Record(50000);     // 50 us
+  for (int i = 0; i < 10; ++i) h.Record(300000000);  // 300 ms
   ExpectNear(h.ValueAtPercentile(50), 50000, "p50");
   ExpectNear(h.ValueAtPercentile(99), 50000, "p99");
   ExpectNear(h.ValueAtPercentile(99.1), 300000000, "p99.1");
@@ -180,14 +179,13 @@ TEST(LatencyHistogramTest, ResetForgetsEverything) {
 
 TEST(LatencyHistogramTest, EquivalenceRangesAreWithinThreeDigits) {
   LatencyHistogram h;
-  for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{2047}, int64_t{2048},
-                    int64_t{123456}, int64_t{999999999}, int64_t{3599999999999}}) {
+  for (int64_t v : {int64_t{0}, int64_t{1}, int64_t{2047}, int64_t{2048}, int64_t{123456},
+                    int64_t{999999999}, int64_t{3599999999999}}) {
     const int64_t low = h.LowestEquivalentValue(v);
     const int64_t high = h.HighestEquivalentValue(v);
     EXPECT_LE(low, v);
     EXPECT_GE(high, v);
-    EXPECT_LE(static_cast<double>(high - low), std::max(0.0, v * kRelativePrecision))
-        << v;
+    EXPECT_LE(static_cast<double>(high - low), std::max(0.0, v * kRelativePrecision)) << v;
   }
   EXPECT_EQ(h.LowestEquivalentValue(2047), 2047);
   EXPECT_EQ(h.HighestEquivalentValue(2048), 2049);

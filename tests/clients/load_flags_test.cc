@@ -97,14 +97,14 @@ TEST_F(LoadFlagsTest, HelpDocumentsEveryFlag) {
   RunResult run = RunLoad({"--help"});
   EXPECT_EQ(run.status, 0) << run.err;
   const std::string help = run.out + run.err;
-  for (const char* flag : {"-target", "-connections", "-size", "-duration", "-warmup",
-                           "-depth", "-rate", "-connect_rate", "-framing", "-scenario",
-                           "-json", "-server_pid", "-threads", "-timeout", "-poller"}) {
+  for (const char* flag : {"-target", "-connections", "-size", "-duration", "-warmup", "-depth",
+                           "-rate", "-connect_rate", "-framing", "-scenario", "-json",
+                           "-server_pid", "-threads", "-timeout", "-poller"}) {
     EXPECT_THAT(help, HasSubstr(absl::StrCat(flag, " ("))) << flag << "\n" << help;
   }
   EXPECT_THAT(help, HasSubstr("coordinated")) << "--rate explains what it measures";
-  for (const char* scenario : {"--scenario=auth", "--scenario=chat", "logins/s", "loss",
-                               "chat_rate"}) {
+  for (const char* scenario :
+       {"--scenario=auth", "--scenario=chat", "logins/s", "loss", "chat_rate"}) {
     EXPECT_THAT(help, HasSubstr(scenario)) << "the scenarios are explained\n" << help;
   }
 }
@@ -125,8 +125,8 @@ TEST_F(LoadFlagsTest, RefusedConnectionsFailClearlyWithTheFigures) {
 TEST_F(LoadFlagsTest, RefusedConnectionsInJson) {
   const int port = UnusedTcpPort();
   ASSERT_GT(port, 0);
-  RunResult run = RunLoad({absl::StrCat("--target=127.0.0.1:", port), "--connections=2",
-                           "--duration=5s", "--json"});
+  RunResult run = RunLoad(
+      {absl::StrCat("--target=127.0.0.1:", port), "--connections=2", "--duration=5s", "--json"});
   EXPECT_EQ(run.status, 1) << run.out << run.err;
   JsonDocument json(run.out);
   ASSERT_TRUE(json.valid()) << run.out;

@@ -76,8 +76,8 @@ class LoadScenariosTest : public ::testing::Test {
 
 TEST_F(LoadScenariosTest, AuthLogsInWithoutErrors) {
   ASSERT_NO_FATAL_FAILURE(StartServer({"auth"}, "auth"));
-  RunResult run = RunLoad({"--scenario=auth", target_, "--connections=3", "--duration=1s",
-                           "--warmup=300ms", "--json"});
+  RunResult run = RunLoad(
+      {"--scenario=auth", target_, "--connections=3", "--duration=1s", "--warmup=300ms", "--json"});
   ASSERT_EQ(run.status, 0) << Describe(run);
   JsonDocument json(run.out);
   ASSERT_TRUE(json.valid()) << Describe(run);
@@ -98,8 +98,7 @@ TEST_F(LoadScenariosTest, AuthLogsInWithoutErrors) {
 TEST_F(LoadScenariosTest, AuthInLengthFramingAndOnASchedule) {
   ASSERT_NO_FATAL_FAILURE(StartServer({"auth"}, "auth", {"--auth_framing=length"}));
   RunResult run = RunLoad({"--scenario=auth", target_, "--framing=length", "--connections=2",
-                           "--rate=40", "--depth=2", "--duration=1s", "--warmup=300ms",
-                           "--json"});
+                           "--rate=40", "--depth=2", "--duration=1s", "--warmup=300ms", "--json"});
   ASSERT_EQ(run.status, 0) << Describe(run);
   JsonDocument json(run.out);
   ASSERT_TRUE(json.valid()) << Describe(run);
@@ -111,8 +110,8 @@ TEST_F(LoadScenariosTest, AuthInLengthFramingAndOnASchedule) {
 
 TEST_F(LoadScenariosTest, AuthTextSummarySpeaksOfLogins) {
   ASSERT_NO_FATAL_FAILURE(StartServer({"auth"}, "auth"));
-  RunResult run = RunLoad({"--scenario=auth", target_, "--connections=2", "--duration=1s",
-                           "--warmup=200ms"});
+  RunResult run =
+      RunLoad({"--scenario=auth", target_, "--connections=2", "--duration=1s", "--warmup=200ms"});
   ASSERT_EQ(run.status, 0) << Describe(run);
   for (const char* part : {"load: auth at", "the unit is the login", "logins:", "logins/s",
                            "latency:", "p99 ", "errors:     0"}) {
@@ -124,16 +123,15 @@ TEST_F(LoadScenariosTest, AuthTextSummarySpeaksOfLogins) {
 // connection fails its opening, and the run fails.
 TEST_F(LoadScenariosTest, AuthAgainstTheEchoServiceFails) {
   ASSERT_NO_FATAL_FAILURE(StartServer({"echo"}, "echo"));
-  RunResult run = RunLoad({"--scenario=auth", target_, "--connections=2", "--duration=2s",
-                           "--warmup=200ms", "--json"});
+  RunResult run = RunLoad(
+      {"--scenario=auth", target_, "--connections=2", "--duration=2s", "--warmup=200ms", "--json"});
   EXPECT_EQ(run.status, 1) << Describe(run);
   JsonDocument json(run.out);
   ASSERT_TRUE(json.valid()) << Describe(run);
   EXPECT_EQ(json.Type("$.completed"), "false") << run.out;
   EXPECT_GE(NumberAt(json, "$.errors.mismatch"), 1) << run.out;
   EXPECT_EQ(NumberAt(json, "$.messages"), 0) << run.out;
-  EXPECT_THAT(json.Text("$.first_errors.mismatch").value_or(""), HasSubstr("greeting"))
-      << run.out;
+  EXPECT_THAT(json.Text("$.first_errors.mismatch").value_or(""), HasSubstr("greeting")) << run.out;
   EXPECT_THAT(run.err, HasSubstr("error(s)")) << run.err;
 }
 
@@ -162,10 +160,10 @@ TEST_F(LoadScenariosTest, ChatMembersReceiveEveryBroadcast) {
   EXPECT_GE(delivered, 0.9 * sent * 5) << run.out;
   EXPECT_LE(NumberAt(json, "$.expected_deliveries"), sent * 5) << run.out;
   EXPECT_GE(NumberAt(json, "$.expected_deliveries"), delivered) << run.out;
-  EXPECT_EQ(NumberAt(json, "$.lost"),
-            NumberAt(json, "$.expected_deliveries") - delivered) << run.out;
-  for (const char* key : {"$.messages_per_second", "$.deliveries_per_second", "$.loss_ratio",
-                          "$.size", "$.rate"}) {
+  EXPECT_EQ(NumberAt(json, "$.lost"), NumberAt(json, "$.expected_deliveries") - delivered)
+      << run.out;
+  for (const char* key :
+       {"$.messages_per_second", "$.deliveries_per_second", "$.loss_ratio", "$.size", "$.rate"}) {
     EXPECT_GE(NumberAt(json, key), 0) << key << "\n" << run.out;
   }
   EXPECT_GT(NumberAt(json, "$.latency_ns.p50"), 0) << run.out;
@@ -178,9 +176,8 @@ TEST_F(LoadScenariosTest, ChatTextSummary) {
   RunResult run = RunLoad({"--scenario=chat", target_, "--connections=3", "--rate=30",
                            "--duration=1s", "--warmup=300ms"});
   ASSERT_EQ(run.status, 0) << Describe(run);
-  for (const char* part : {"load: chat at", "sent:", "delivered:", "expected", "lost",
-                           "latency:", "to each receipt", "errors:     0",
-                           "members:    3 of 3 joined"}) {
+  for (const char* part : {"load: chat at", "sent:", "delivered:", "expected", "lost", "latency:",
+                           "to each receipt", "errors:     0", "members:    3 of 3 joined"}) {
     EXPECT_THAT(run.out, HasSubstr(part)) << run.out;
   }
 }
@@ -197,8 +194,7 @@ TEST_F(LoadScenariosTest, ChatErrRepliesAreCountedByCode) {
   EXPECT_GE(NumberAt(json, "$.errors.rejected"), 1) << run.out;
   EXPECT_EQ(NumberAt(json, "$.errors.rejected"), NumberAt(json, "$.rejected_by_code.\"ERR 429\""))
       << run.out;
-  EXPECT_THAT(json.Text("$.first_errors.rejected").value_or(""), HasSubstr("ERR 429"))
-      << run.out;
+  EXPECT_THAT(json.Text("$.first_errors.rejected").value_or(""), HasSubstr("ERR 429")) << run.out;
   // What got through was still delivered and counted.
   EXPECT_GT(NumberAt(json, "$.deliveries"), 0) << run.out;
   EXPECT_GT(NumberAt(json, "$.lost"), 0) << run.out;

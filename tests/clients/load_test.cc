@@ -65,8 +65,8 @@ void ExpectCleanJsonRun(const RunResult& run, int connections) {
   // more than a hundred messages in a second of loopback.
   EXPECT_GE(NumberAt(json, "$.messages"), 100) << run.out;
   EXPECT_GT(NumberAt(json, "$.messages_per_second"), 0) << run.out;
-  EXPECT_EQ(NumberAt(json, "$.bytes"),
-            NumberAt(json, "$.messages") * NumberAt(json, "$.size")) << run.out;
+  EXPECT_EQ(NumberAt(json, "$.bytes"), NumberAt(json, "$.messages") * NumberAt(json, "$.size"))
+      << run.out;
   const double p50 = NumberAt(json, "$.latency_ns.p50");
   const double p99 = NumberAt(json, "$.latency_ns.p99");
   const double max = NumberAt(json, "$.latency_ns.max");
@@ -97,8 +97,8 @@ class LoadTest : public ::testing::Test {
 
 TEST_F(LoadTest, PingPongHasNoErrors) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  RunResult run = RunLoad({target_, "--connections=4", "--duration=1s", "--warmup=200ms",
-                           "--json"});
+  RunResult run =
+      RunLoad({target_, "--connections=4", "--duration=1s", "--warmup=200ms", "--json"});
   ExpectCleanJsonRun(run, 4);
   JsonDocument json(run.out);
   EXPECT_EQ(NumberAt(json, "$.depth"), 1);
@@ -109,8 +109,8 @@ TEST_F(LoadTest, PingPongHasNoErrors) {
 
 TEST_F(LoadTest, PipelinedDepthEightOverTwoThreadsHasNoErrors) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  RunResult run = RunLoad({target_, "--connections=6", "--depth=8", "--threads=2",
-                           "--duration=1s", "--warmup=200ms", "--json"});
+  RunResult run = RunLoad({target_, "--connections=6", "--depth=8", "--threads=2", "--duration=1s",
+                           "--warmup=200ms", "--json"});
   ExpectCleanJsonRun(run, 6);
   JsonDocument json(run.out);
   EXPECT_EQ(NumberAt(json, "$.depth"), 8);
@@ -119,8 +119,8 @@ TEST_F(LoadTest, PipelinedDepthEightOverTwoThreadsHasNoErrors) {
 
 TEST_F(LoadTest, LineFramingHasNoErrors) {
   ASSERT_NO_FATAL_FAILURE(StartServer({"--echo_framing=line"}));
-  RunResult run = RunLoad({target_, "--framing=line", "--size=4096", "--connections=3",
-                           "--depth=4", "--duration=1s", "--warmup=100ms", "--json"});
+  RunResult run = RunLoad({target_, "--framing=line", "--size=4096", "--connections=3", "--depth=4",
+                           "--duration=1s", "--warmup=100ms", "--json"});
   ExpectCleanJsonRun(run, 3);
 }
 
@@ -134,8 +134,8 @@ TEST_F(LoadTest, LengthFramingHasNoErrors) {
 TEST_F(LoadTest, TinyAndLargeRawMessagesHaveNoErrors) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   for (const char* size : {"--size=1", "--size=200000"}) {
-    RunResult run = RunLoad({target_, size, "--connections=2", "--depth=3",
-                             "--duration=500ms", "--warmup=0s", "--json"});
+    RunResult run = RunLoad({target_, size, "--connections=2", "--depth=3", "--duration=500ms",
+                             "--warmup=0s", "--json"});
     ASSERT_EQ(run.status, 0) << size << "\n" << Describe(run);
     JsonDocument json(run.out);
     EXPECT_EQ(NumberAt(json, "$.errors.total"), 0) << run.out;
@@ -192,8 +192,8 @@ TEST_F(LoadTest, CorruptedEchoesAreCountedAsErrors) {
   // One byte in 5000 comes back with a bit flipped: about one message in five.
   absl::StatusOr<std::unique_ptr<CorruptingEchoServer>> stub = CorruptingEchoServer::Start(5000);
   ASSERT_TRUE(stub.ok()) << stub.status();
-  RunResult run = RunLoad({absl::StrCat("--target=127.0.0.1:", (*stub)->port()),
-                           "--connections=2", "--duration=1s", "--warmup=0s", "--json"});
+  RunResult run = RunLoad({absl::StrCat("--target=127.0.0.1:", (*stub)->port()), "--connections=2",
+                           "--duration=1s", "--warmup=0s", "--json"});
   EXPECT_EQ(run.status, 1) << Describe(run);
   JsonDocument json(run.out);
   ASSERT_TRUE(json.valid()) << Describe(run);
@@ -211,9 +211,8 @@ TEST_F(LoadTest, AFaithfulStubPassesTheSameChecks) {
   // The same stub without corruption: the checks themselves are not what fails.
   absl::StatusOr<std::unique_ptr<CorruptingEchoServer>> stub = CorruptingEchoServer::Start(0);
   ASSERT_TRUE(stub.ok()) << stub.status();
-  RunResult run = RunLoad({absl::StrCat("--target=127.0.0.1:", (*stub)->port()),
-                           "--connections=2", "--depth=4", "--duration=1s", "--warmup=0s",
-                           "--json"});
+  RunResult run = RunLoad({absl::StrCat("--target=127.0.0.1:", (*stub)->port()), "--connections=2",
+                           "--depth=4", "--duration=1s", "--warmup=0s", "--json"});
   ExpectCleanJsonRun(run, 2);
 }
 
@@ -227,14 +226,12 @@ TEST_F(LoadTest, AFaithfulStubPassesTheSameChecks) {
 TEST_F(LoadTest, OpenLoopLatencyCountsFromTheScheduleAcrossAServerStall) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   constexpr absl::Duration kPause = absl::Milliseconds(300);
-  absl::StatusOr<ChildProcess> load =
-      ChildProcess::Start(LoadArgs({target_, "--rate=1000", "--connections=2",
-                                    "--duration=4s", "--warmup=200ms", "--json"}));
+  absl::StatusOr<ChildProcess> load = ChildProcess::Start(LoadArgs(
+      {target_, "--rate=1000", "--connections=2", "--duration=4s", "--warmup=200ms", "--json"}));
   ASSERT_TRUE(load.ok()) << load.status();
   // The first progress line (to stderr, with --json) comes a second in,
   // inside the window.
-  ASSERT_TRUE(Eventually([&] { return load->Stderr(); }, "msg/s", kRunTimeout))
-      << load->Stderr();
+  ASSERT_TRUE(Eventually([&] { return load->Stderr(); }, "msg/s", kRunTimeout)) << load->Stderr();
   server_->process().Signal(SIGSTOP);
   absl::SleepFor(kPause);
   server_->process().Signal(SIGCONT);
@@ -246,8 +243,7 @@ TEST_F(LoadTest, OpenLoopLatencyCountsFromTheScheduleAcrossAServerStall) {
   EXPECT_EQ(json.Type("$.open_loop"), "true");
   EXPECT_EQ(NumberAt(json, "$.errors.total"), 0) << out;
   // At least about the pause (the signals take a moment to act; 10% slack).
-  EXPECT_GE(NumberAt(json, "$.latency_ns.max"),
-            absl::ToDoubleNanoseconds(kPause) * 0.9) << out;
+  EXPECT_GE(NumberAt(json, "$.latency_ns.max"), absl::ToDoubleNanoseconds(kPause) * 0.9) << out;
   // Not one unlucky message: every message due during the pause waited,
   // so well over one in a thousand did (2 x 500/s x 0.3 s = 300 of ~4000).
   EXPECT_GE(NumberAt(json, "$.latency_ns.p99"), absl::ToDoubleNanoseconds(kPause) / 10) << out;
@@ -260,8 +256,7 @@ TEST_F(LoadTest, AServerThatDiesMidRunEndsTheRunWithPartialFigures) {
   absl::StatusOr<ChildProcess> load = ChildProcess::Start(
       LoadArgs({target_, "--connections=3", "--duration=30s", "--warmup=0s", "--json"}));
   ASSERT_TRUE(load.ok()) << load.status();
-  ASSERT_TRUE(Eventually([&] { return load->Stderr(); }, "msg/s", kRunTimeout))
-      << load->Stderr();
+  ASSERT_TRUE(Eventually([&] { return load->Stderr(); }, "msg/s", kRunTimeout)) << load->Stderr();
   server_->process().Signal(SIGKILL);
   // Long before the 30 s window would have ended.
   const std::string out = load->ReadAll(kRunTimeout);
@@ -282,8 +277,7 @@ TEST_F(LoadTest, SigintEndsTheWindowAndPrintsTheFiguresSoFar) {
   absl::StatusOr<ChildProcess> load = ChildProcess::Start(
       LoadArgs({target_, "--connections=2", "--duration=60s", "--warmup=0s", "--json"}));
   ASSERT_TRUE(load.ok()) << load.status();
-  ASSERT_TRUE(Eventually([&] { return load->Stderr(); }, "msg/s", kRunTimeout))
-      << load->Stderr();
+  ASSERT_TRUE(Eventually([&] { return load->Stderr(); }, "msg/s", kRunTimeout)) << load->Stderr();
   load->Signal(SIGINT);
   const std::string out = load->ReadAll(kRunTimeout);
   EXPECT_EQ(load->Wait(kTimeout), 130) << out << load->Stderr();

@@ -28,13 +28,11 @@ std::optional<std::string> JsonDocument::Query(const char* sql, absl::string_vie
   if (db_ == nullptr) return std::nullopt;
   sqlite3_stmt* statement = nullptr;
   if (sqlite3_prepare_v2(db_, sql, -1, &statement, nullptr) != SQLITE_OK) return std::nullopt;
-  sqlite3_bind_text(statement, 1, text_.data(), static_cast<int>(text_.size()),
-                    SQLITE_TRANSIENT);
+  sqlite3_bind_text(statement, 1, text_.data(), static_cast<int>(text_.size()), SQLITE_TRANSIENT);
   // (A statement without ?2 refuses this binding, harmlessly.)
   sqlite3_bind_text(statement, 2, path.data(), static_cast<int>(path.size()), SQLITE_TRANSIENT);
   std::optional<std::string> result;
-  if (sqlite3_step(statement) == SQLITE_ROW &&
-      sqlite3_column_type(statement, 0) != SQLITE_NULL) {
+  if (sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_type(statement, 0) != SQLITE_NULL) {
     const unsigned char* value = sqlite3_column_text(statement, 0);
     result = std::string(reinterpret_cast<const char*>(value),
                          static_cast<size_t>(sqlite3_column_bytes(statement, 0)));
@@ -95,9 +93,8 @@ void CorruptingEchoServer::AcceptLoop() {
     if (poll(&watch, 1, 50) <= 0) continue;
     absl::StatusOr<Socket> connection = listener_.Accept();
     if (!connection.ok()) continue;
-    sessions_.emplace_back([this, c = std::make_shared<Socket>(*std::move(connection))] {
-      Serve(std::move(*c));
-    });
+    sessions_.emplace_back(
+        [this, c = std::make_shared<Socket>(*std::move(connection))] { Serve(std::move(*c)); });
   }
 }
 

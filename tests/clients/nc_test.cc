@@ -41,10 +41,10 @@ class NetcatTest : public ::testing::Test {
   }
 
   RunResult Netcat(absl::string_view input) {
-    return RunWithInput({"/bin/sh", "-c",
-                         absl::StrCat("printf '", input, "' | ", nc_, " -N 127.0.0.1 ",
-                                      server_->port("echo"))},
-                        "");
+    return RunWithInput(
+        {"/bin/sh", "-c",
+         absl::StrCat("printf '", input, "' | ", nc_, " -N 127.0.0.1 ", server_->port("echo"))},
+        "");
   }
 
   std::string nc_;

@@ -80,16 +80,24 @@ TEST(IsValidUtf8Test, RejectsTruncatedSequences) {
   EXPECT_FALSE(IsValidUtf8("\xf0"));
   EXPECT_FALSE(IsValidUtf8("abc\xc3"));
   // Truncated in the middle: the next byte is not a continuation byte.
-  EXPECT_FALSE(IsValidUtf8("\xc3" "a"));
-  EXPECT_FALSE(IsValidUtf8("\xe2\x82" "a"));
-  EXPECT_FALSE(IsValidUtf8("\xf0\x9f\x98" "a"));
+  EXPECT_FALSE(
+      IsValidUtf8("\xc3"
+                  "a"));
+  EXPECT_FALSE(
+      IsValidUtf8("\xe2\x82"
+                  "a"));
+  EXPECT_FALSE(
+      IsValidUtf8("\xf0\x9f\x98"
+                  "a"));
   EXPECT_FALSE(IsValidUtf8("\xe2\xc3\xa9"));
 }
 
 TEST(IsValidUtf8Test, RejectsLoneContinuationBytes) {
   EXPECT_FALSE(IsValidUtf8("\x80"));
   EXPECT_FALSE(IsValidUtf8("\xbf"));
-  EXPECT_FALSE(IsValidUtf8("a\x80" "b"));
+  EXPECT_FALSE(
+      IsValidUtf8("a\x80"
+                  "b"));
   EXPECT_FALSE(IsValidUtf8("\xc3\xa9\xa9"));  // one continuation too many
 }
 
@@ -132,7 +140,9 @@ TEST(IsValidUtf8Test, AcceptsEveryScalarValueAndRejectsSurrogates) {
 
 TEST(HasControlCharacterTest, FindsCategoryCc) {
   EXPECT_TRUE(HasControlCharacter(Bytes("\x00")));
-  EXPECT_TRUE(HasControlCharacter(Bytes("ab\x00" "cd")));
+  EXPECT_TRUE(
+      HasControlCharacter(Bytes("ab\x00"
+                                "cd")));
   EXPECT_TRUE(HasControlCharacter("\x01"));
   EXPECT_TRUE(HasControlCharacter("\t"));
   EXPECT_TRUE(HasControlCharacter("\n"));
@@ -211,7 +221,10 @@ TEST(SplitArgumentsTest, SplitsOnSingleSpaces) {
 
 TEST(SplitArgumentsTest, SplitsOnlyOnSpace) {
   EXPECT_THAT(SplitArguments("a\tb"), ElementsAre("a\tb"));
-  EXPECT_THAT(SplitArguments("a\xc2\xa0" "b"), ElementsAre("a\xc2\xa0" "b"));
+  EXPECT_THAT(SplitArguments("a\xc2\xa0"
+                             "b"),
+              ElementsAre("a\xc2\xa0"
+                          "b"));
 }
 
 TEST(SplitArgumentsTest, PiecesPointIntoTheMessage) {
@@ -269,7 +282,10 @@ TEST(ValidateNameTest, ExactReasons) {
   const absl::Status control = ValidateName("a\tb");
   EXPECT_EQ(control.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(control.message(), "name contains a control character");
-  EXPECT_EQ(ValidateName(Bytes("a\x00" "b")).message(), "name contains a control character");
+  EXPECT_EQ(ValidateName(Bytes("a\x00"
+                               "b"))
+                .message(),
+            "name contains a control character");
   EXPECT_EQ(ValidateName("a\nb").message(), "name contains a control character");
   EXPECT_EQ(ValidateName("\x7f").message(), "name contains a control character");
   EXPECT_EQ(ValidateName("x\xc2\x9f").message(), "name contains a control character");
@@ -309,8 +325,7 @@ TEST(ValidatePasswordTest, LengthLimitsInBytes) {
   EXPECT_TRUE(ValidatePassword(std::string(8, 'p')).ok());
   EXPECT_TRUE(ValidatePassword(std::string(256, 'p')).ok());
   EXPECT_EQ(ValidatePassword(std::string(7, 'p')).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ValidatePassword(std::string(257, 'p')).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidatePassword(std::string(257, 'p')).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(ValidatePassword("").ok());
   // 4 two-byte characters: 4 characters but 8 bytes.
   EXPECT_TRUE(ValidatePassword("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9").ok());
@@ -327,9 +342,8 @@ TEST(ValidatePasswordTest, AcceptsMultibyteUtf8AndPunctuation) {
 
 TEST(ValidatePasswordTest, RejectsWhitespace) {
   for (const absl::string_view bad :
-       {"pass word", " password", "password ", "pass\tword", "pass\nword",
-        "pass\xc2\xa0word", "pass\xe2\x80\x83word", "pass\xe3\x80\x80word",
-        "pass\xc2\x85word"}) {
+       {"pass word", " password", "password ", "pass\tword", "pass\nword", "pass\xc2\xa0word",
+        "pass\xe2\x80\x83word", "pass\xe3\x80\x80word", "pass\xc2\x85word"}) {
     EXPECT_EQ(ValidatePassword(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }
@@ -354,9 +368,9 @@ TEST(ValidatePasswordTest, RejectsInvalidUtf8) {
 TEST(Utf8LengthTest, CountsCharactersNotBytes) {
   EXPECT_EQ(Utf8Length(""), 0u);
   EXPECT_EQ(Utf8Length("abc"), 3u);
-  EXPECT_EQ(Utf8Length("\xc3\xa9t\xc3\xa9"), 3u);           // été
-  EXPECT_EQ(Utf8Length("\xe2\x82\xac"), 1u);                 // U+20AC
-  EXPECT_EQ(Utf8Length("\xf0\x9f\x98\x80!"), 2u);           // U+1F600 and '!'
+  EXPECT_EQ(Utf8Length("\xc3\xa9t\xc3\xa9"), 3u);  // été
+  EXPECT_EQ(Utf8Length("\xe2\x82\xac"), 1u);       // U+20AC
+  EXPECT_EQ(Utf8Length("\xf0\x9f\x98\x80!"), 2u);  // U+1F600 and '!'
 }
 
 }  // namespace

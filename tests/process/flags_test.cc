@@ -32,8 +32,8 @@ TEST(DurationFlagDeathTest, NotADurationIsOneLineAndStatusTwo) {
 TEST(DurationFlagDeathTest, OutOfRangeIsOneLineAndStatusTwo) {
   EXPECT_EXIT(DurationFlag("chat", "ping_interval", "0s", DurationRange::kPositive),
               ExitedWithCode(2), "^chat: --ping_interval: must be positive \\(got 0s\\)\n$");
-  EXPECT_EXIT(DurationFlag("load", "warmup", "-1s", DurationRange::kNonNegative),
-              ExitedWithCode(2), "^load: --warmup: must not be negative \\(got -1s\\)\n$");
+  EXPECT_EXIT(DurationFlag("load", "warmup", "-1s", DurationRange::kNonNegative), ExitedWithCode(2),
+              "^load: --warmup: must not be negative \\(got -1s\\)\n$");
 }
 
 TEST(BadFlagDeathTest, SaysWhoAndWhyAndExitsTwo) {

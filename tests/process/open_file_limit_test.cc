@@ -50,10 +50,9 @@ TEST(OpenFileLimitTest, BeyondTheHardLimitSaysWhatItGot) {
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
   const absl::Status status = RaiseOpenFileLimit(limit.rlim_max + 1);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
-  EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("needs ", limit.rlim_max + 1,
-                                                       " descriptors but the limit is ",
-                                                       limit.rlim_max, " (was ",
-                                                       limit.rlim_cur, ";")));
+  EXPECT_THAT(status.message(),
+              HasSubstr(absl::StrCat("needs ", limit.rlim_max + 1, " descriptors but the limit is ",
+                                     limit.rlim_max, " (was ", limit.rlim_cur, ";")));
   EXPECT_EQ(Current().rlim_cur, limit.rlim_max);
 }
 

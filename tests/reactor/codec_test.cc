@@ -36,8 +36,8 @@ struct Decoded {
 // Decodes as a connection does: a buffer of unconsumed input, grown by each
 // piece as it arrives, decoded until the codec needs more; at the end, once
 // more with end_of_stream. `cuts` are the offsets where reads end.
-Decoded DecodeInPieces(Codec& codec, absl::string_view stream,
-                       const std::vector<size_t>& cuts, bool end_of_stream) {
+Decoded DecodeInPieces(Codec& codec, absl::string_view stream, const std::vector<size_t>& cuts,
+                       bool end_of_stream) {
   Decoded out;
   std::string pending;
   size_t start = 0;
@@ -54,8 +54,7 @@ Decoded DecodeInPieces(Codec& codec, absl::string_view stream,
       EXPECT_GT(frame.consumed, 0u);
       EXPECT_LE(frame.consumed, pending.size());
       EXPECT_GE(frame.message.data(), pending.data());
-      EXPECT_LE(frame.message.data() + frame.message.size(),
-                pending.data() + frame.consumed);
+      EXPECT_LE(frame.message.data() + frame.message.size(), pending.data() + frame.consumed);
       if (frame.consumed == 0 || frame.consumed > pending.size()) {
         out.too_long = true;  // stop: the codec is broken
         return;
@@ -87,8 +86,7 @@ Decoded DecodeWhole(Codec& codec, absl::string_view stream, bool end_of_stream) 
 // then some random three-way cuts, each with a fresh codec from `make`,
 // must give `expected`.
 template <typename MakeCodecFn>
-void ExpectSameForEverySplit(MakeCodecFn make, absl::string_view stream,
-                             bool end_of_stream,
+void ExpectSameForEverySplit(MakeCodecFn make, absl::string_view stream, bool end_of_stream,
                              const std::vector<std::string>& expected) {
   for (size_t cut = 0; cut <= stream.size(); ++cut) {
     std::unique_ptr<Codec> codec = make();
@@ -184,8 +182,7 @@ TEST(RawCodecTest, PortionsNeverExceedTheChunk) {
 
 TEST(RawCodecTest, AnySplitGivesTheSameBytesInBoundedPortions) {
   static constexpr char kBinary[] = "exit\r\nhello world\n\x00\x01\xff binary";
-  const std::string stream =
-      std::string(kBinary, sizeof(kBinary) - 1) + std::string(3000, 'z');
+  const std::string stream = std::string(kBinary, sizeof(kBinary) - 1) + std::string(3000, 'z');
   for (size_t cut = 0; cut <= stream.size(); cut += 7) {
     RawCodec codec(100);
     const Decoded got = DecodeInPieces(codec, stream, {cut, cut + 50}, true);
@@ -225,8 +222,7 @@ std::unique_ptr<Codec> DefaultLineCodec() { return MakeCodec(Framing::kLine); }
 
 TEST(LineCodecTest, EverySplitGivesTheSameLines) {
   const std::string stream = "hello\r\nworld\n\n\r\nx\r\r\n\rmid\rdle\nlast";
-  const std::vector<std::string> expected = {"hello", "world", "",          "",
-                                             "x\r",   "\rmid\rdle", "last"};
+  const std::vector<std::string> expected = {"hello", "world", "", "", "x\r", "\rmid\rdle", "last"};
   ExpectSameForEverySplit(DefaultLineCodec, stream, /*end_of_stream=*/true, expected);
   // Without the end of the stream, the last line waits for its "\n".
   std::vector<std::string> complete = expected;
@@ -273,8 +269,7 @@ TEST(LineCodecTest, ALineOneByteOverTheLimitIsTooLong) {
   for (absl::string_view terminator : {"\n", "\r\n"}) {
     std::unique_ptr<Codec> codec = DefaultLineCodec();
     Frame frame;
-    EXPECT_EQ(codec->Decode(line + std::string(terminator), false, &frame),
-              DecodeStatus::kTooLong);
+    EXPECT_EQ(codec->Decode(line + std::string(terminator), false, &frame), DecodeStatus::kTooLong);
   }
 }
 
@@ -311,8 +306,7 @@ TEST(LineCodecTest, AFullLineWithItsCarriageReturnMayWaitForTheNewline) {
 
   // But a second \r makes the pending line itself too long.
   std::unique_ptr<Codec> other = DefaultLineCodec();
-  EXPECT_EQ(other->Decode(std::string(4096, 'x') + "\r\r", false, &frame),
-            DecodeStatus::kTooLong);
+  EXPECT_EQ(other->Decode(std::string(4096, 'x') + "\r\r", false, &frame), DecodeStatus::kTooLong);
 }
 
 TEST(LineCodecTest, TheLastLineWithoutNewlineCountsAtEndOfStream) {
@@ -367,8 +361,8 @@ TEST(LengthCodecTest, ReadLengthHeaderIsBigEndianUnsigned) {
 }
 
 TEST(LengthCodecTest, EverySplitGivesTheSameMessages) {
-  const std::vector<std::string> messages = {"", "a", std::string(300, 'm'),
-                                             std::string("\n\r\0\xff", 4), "", "end"};
+  const std::vector<std::string> messages = {
+      "", "a", std::string(300, 'm'), std::string("\n\r\0\xff", 4), "", "end"};
   std::string stream;
   for (const std::string& m : messages) stream += LengthFrame(m);
   ExpectSameForEverySplit(DefaultLengthCodec, stream, false, messages);

@@ -155,9 +155,7 @@ class PollerTest : public ::testing::TestWithParam<PollerKind> {
   int token_b_ = 0;
 };
 
-TEST_P(PollerTest, NameMatchesTheKind) {
-  EXPECT_EQ(poller_->name(), PollerKindName(GetParam()));
-}
+TEST_P(PollerTest, NameMatchesTheKind) { EXPECT_EQ(poller_->name(), PollerKindName(GetParam())); }
 
 TEST_P(PollerTest, ReadableOnceThePeerWrites) {
   SocketPair pair = NewPair();
@@ -194,8 +192,8 @@ TEST_P(PollerTest, NotWritableWhileFullThenWritableAgain) {
   ASSERT_TRUE(poller_->Add(pair.first.fd(), kWritable, &token_a_).ok());
   EXPECT_EQ(EventsFor(Wait(absl::ZeroDuration()), &token_a_), 0u);
   // Drain the peer; room comes back.
-  std::string drained = testing::ReadNonBlocking(pair.second.fd(), 64 << 20,
-                                                 absl::Milliseconds(100));
+  std::string drained =
+      testing::ReadNonBlocking(pair.second.fd(), 64 << 20, absl::Milliseconds(100));
   ASSERT_FALSE(drained.empty());
   EXPECT_EQ(EventsFor(Wait(), &token_a_), kWritable);
   poller_->Remove(pair.first.fd());

@@ -71,8 +71,8 @@ TEST(InetAddressTest, ParsesAndPrintsIpv6WithBrackets) {
 }
 
 TEST(InetAddressTest, RejectsWhatIsNotANumericAddress) {
-  for (absl::string_view bad : {"", "localhost", "1.2.3", "256.1.1.1", "1.2.3.4.5",
-                                "[::1", "::1]", "[]", "::g", "127.0.0.1:80", " 127.0.0.1"}) {
+  for (absl::string_view bad : {"", "localhost", "1.2.3", "256.1.1.1", "1.2.3.4.5", "[::1", "::1]",
+                                "[]", "::g", "127.0.0.1:80", " 127.0.0.1"}) {
     absl::StatusOr<InetAddress> parsed = InetAddress::Parse(bad, 1);
     EXPECT_FALSE(parsed.ok()) << "'" << bad << "' parsed as " << parsed->ToString();
     if (!parsed.ok()) {
@@ -452,9 +452,9 @@ TEST(BindWithPortSearchTest, SkipsBusyPortsAndSaysWhichOnes) {
   }
   ASSERT_EQ(held.size(), 2u) << "found no two adjacent free ports";
   std::vector<uint16_t> skipped;
-  absl::StatusOr<Socket> found = BindWithPortSearch(
-      Address("127.0.0.1", base), 5, &skipped,
-      [](const InetAddress& candidate) { return Socket::Listen(candidate); });
+  absl::StatusOr<Socket> found =
+      BindWithPortSearch(Address("127.0.0.1", base), 5, &skipped,
+                         [](const InetAddress& candidate) { return Socket::Listen(candidate); });
   if (!found.ok() && ErrnoOf(found.status()) == EADDRINUSE) {
     GTEST_SKIP() << "another program took the ports after ours";
   }
@@ -467,9 +467,9 @@ TEST(BindWithPortSearchTest, WithoutASearchABusyPortIsTheError) {
   absl::StatusOr<Socket> held = Socket::Listen(Address("127.0.0.1", 0));
   ASSERT_TRUE(held.ok());
   std::vector<uint16_t> skipped;
-  absl::StatusOr<Socket> again = BindWithPortSearch(
-      *held->LocalAddress(), 0, &skipped,
-      [](const InetAddress& candidate) { return Socket::Listen(candidate); });
+  absl::StatusOr<Socket> again =
+      BindWithPortSearch(*held->LocalAddress(), 0, &skipped,
+                         [](const InetAddress& candidate) { return Socket::Listen(candidate); });
   EXPECT_EQ(ErrnoOf(again.status()), EADDRINUSE);
   EXPECT_TRUE(skipped.empty());
 }
@@ -477,8 +477,8 @@ TEST(BindWithPortSearchTest, WithoutASearchABusyPortIsTheError) {
 TEST(BindWithPortSearchTest, OtherErrorsAreNotSearchedPast) {
   int calls = 0;
   std::vector<uint16_t> skipped;
-  absl::StatusOr<Socket> result = BindWithPortSearch(
-      Address("127.0.0.1", 4000), 10, &skipped, [&calls](const InetAddress&) {
+  absl::StatusOr<Socket> result =
+      BindWithPortSearch(Address("127.0.0.1", 4000), 10, &skipped, [&calls](const InetAddress&) {
         ++calls;
         return absl::StatusOr<Socket>(ErrnoStatus(EACCES, "bind"));
       });

@@ -91,8 +91,8 @@ class EchoServer {
       TcpServerOptions server_options;
       server_options.name = "test-echo";
       server_options.connection = options;
-      server_ = std::make_unique<TcpServer>(accept_.loop(), &io_, *std::move(listener),
-                                            &limit_, server_options);
+      server_ = std::make_unique<TcpServer>(accept_.loop(), &io_, *std::move(listener), &limit_,
+                                            server_options);
       server_->set_connection_callback([this, whole_lines](TcpConnection& c) {
         if (whole_lines) {
           c.set_handler(std::make_shared<LineEchoHandler>());
@@ -159,8 +159,7 @@ std::string Receive(Socket& socket, size_t n) {
 bool ReadsEndOfStream(Socket& socket) {
   char byte;
   absl::StatusOr<size_t> n = socket.ReceiveSome(&byte, 1);
-  return (n.ok() && *n == 0) ||
-         (!n.ok() && absl::StrContains(n.status().message(), "reset"));
+  return (n.ok() && *n == 0) || (!n.ok() && absl::StrContains(n.status().message(), "reset"));
 }
 
 class TcpServerPerPollerTest : public ::testing::TestWithParam<PollerKind> {};
@@ -182,18 +181,15 @@ TEST_P(TcpServerPerPollerTest, EchoesManyConnectionsWithDistinctPayloads) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Pollers, TcpServerPerPollerTest,
-                         ::testing::ValuesIn([] {
-                           std::vector<PollerKind> kinds;
-                           for (PollerKind k : {PollerKind::kEpoll, PollerKind::kPoll,
-                                                PollerKind::kKqueue}) {
-                             if (PollerAvailable(k)) kinds.push_back(k);
-                           }
-                           return kinds;
-                         }()),
-                         [](const auto& info) {
-                           return std::string(PollerKindName(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Pollers, TcpServerPerPollerTest, ::testing::ValuesIn([] {
+      std::vector<PollerKind> kinds;
+      for (PollerKind k : {PollerKind::kEpoll, PollerKind::kPoll, PollerKind::kKqueue}) {
+        if (PollerAvailable(k)) kinds.push_back(k);
+      }
+      return kinds;
+    }()),
+    [](const auto& info) { return std::string(PollerKindName(info.param)); });
 
 // Connections on one loop read through one shared buffer while they hold
 // no partial message; the start of a message must stay with its own

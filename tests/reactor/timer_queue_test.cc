@@ -227,8 +227,8 @@ TEST(TimerQueueTest, ManyCancellationsLeaveTheQueueCorrect) {
   std::vector<TimerId> ids;
   std::vector<int> fired;
   for (int i = 0; i < 1000; ++i) {
-    ids.push_back(timers.Add(At(1000 - i), absl::ZeroDuration(),
-                             [&fired, i] { fired.push_back(i); }));
+    ids.push_back(
+        timers.Add(At(1000 - i), absl::ZeroDuration(), [&fired, i] { fired.push_back(i); }));
   }
   // Keep every hundredth timer; cancel the rest (compaction happens on the
   // way, once stale entries outnumber the live ones).
@@ -265,9 +265,8 @@ TEST(TimerQueueTest, CompactionInsideACallbackKeepsDueTimers) {
   TimerQueue timers;
   std::vector<TimerId> doomed;
   for (int i = 0; i < 500; ++i) {
-    doomed.push_back(timers.Add(At(5000 + i), absl::ZeroDuration(), [] {
-      FAIL() << "a cancelled timer ran";
-    }));
+    doomed.push_back(
+        timers.Add(At(5000 + i), absl::ZeroDuration(), [] { FAIL() << "a cancelled timer ran"; }));
   }
   std::vector<std::string> fired;
   int ticks = 0;

@@ -85,8 +85,7 @@ std::string EchoName(const ::testing::TestParamInfo<std::tuple<const char*, Poll
 
 INSTANTIATE_TEST_SUITE_P(FamiliesAndBackends, UdpEchoTest,
                          ::testing::Combine(::testing::Values("127.0.0.1", "::1"),
-                                            ::testing::Values(PollerKind::kEpoll,
-                                                              PollerKind::kPoll,
+                                            ::testing::Values(PollerKind::kEpoll, PollerKind::kPoll,
                                                               PollerKind::kKqueue)),
                          EchoName);
 
@@ -150,8 +149,8 @@ TEST_P(UdpBurstTest, DrainsTheWholeBurstInOrderWithinTheWakeUpBound) {
   }
   release->Notify();
 
-  ASSERT_TRUE(server.inbox().WaitFor(kBurst)) << "only " << server.inbox().Get().size()
-                                              << " of " << kBurst << " arrived";
+  ASSERT_TRUE(server.inbox().WaitFor(kBurst))
+      << "only " << server.inbox().Get().size() << " of " << kBurst << " arrived";
   const std::vector<Seen> seen = server.inbox().Get();
   ASSERT_EQ(seen.size(), kBurst);
   for (uint32_t i = 0; i < kBurst; ++i) {
@@ -174,13 +173,14 @@ TEST_P(UdpBurstTest, DrainsTheWholeBurstInOrderWithinTheWakeUpBound) {
   EXPECT_GE(turns, (kBurst + param.max_per_wakeup - 1) / param.max_per_wakeup);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Batches, UdpBurstTest,
-    ::testing::Values(BurstCase{"Default", 32, 8, 256},
-                      BurstCase{"SmallBatchesManyWakeUps", 8, 2, 16},
-                      BurstCase{"OneAtATime", 1, 1, 1},
-                      BurstCase{"BatchClampedTo64", 1000, 1, 64}),
-    [](const ::testing::TestParamInfo<BurstCase>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Batches, UdpBurstTest,
+                         ::testing::Values(BurstCase{"Default", 32, 8, 256},
+                                           BurstCase{"SmallBatchesManyWakeUps", 8, 2, 16},
+                                           BurstCase{"OneAtATime", 1, 1, 1},
+                                           BurstCase{"BatchClampedTo64", 1000, 1, 64}),
+                         [](const ::testing::TestParamInfo<BurstCase>& info) {
+                           return std::string(info.param.name);
+                         });
 
 // ---------------------------------------------------------------------------
 // 3. Truncation.

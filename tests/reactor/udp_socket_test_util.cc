@@ -122,8 +122,7 @@ std::vector<Seen> Inbox::Get() {
   return items_;
 }
 
-Server::Server(absl::string_view host, UdpSocketOptions options, PollerKind kind)
-    : thread_(kind) {
+Server::Server(absl::string_view host, UdpSocketOptions options, PollerKind kind) : thread_(kind) {
   thread_.RunSync([&] {
     absl::StatusOr<std::unique_ptr<UdpSocket>> socket =
         UdpSocket::Bind(thread_.loop(), Address(host), options);

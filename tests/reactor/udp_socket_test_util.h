@@ -42,8 +42,8 @@ InetAddress Address(absl::string_view host, uint16_t port = 0);
 // Whether a UDP socket can bind ::1 here (containers often have no IPv6).
 bool HaveIpv6Loopback();
 
-#define REQUIRE_IPV6()                                                     \
-  do {                                                                     \
+#define REQUIRE_IPV6()                                                      \
+  do {                                                                      \
     if (!HaveIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback (::1) here"; \
   } while (0)
 

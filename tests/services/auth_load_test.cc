@@ -7,8 +7,8 @@
 // the figures are printed, since timing on a shared machine is noisy.
 
 #include <algorithm>
-#include <iostream>
 #include <atomic>
+#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,8 +30,8 @@ using testing::ServerProcess;
 using testing::TextClient;
 
 TEST(AuthLoadTest, EchoStaysPromptWhileLoginsSaturateThePool) {
-  absl::StatusOr<ServerProcess> server = ServerProcess::Start(
-      {"echo", "auth"}, {"--pwhash_cost=interactive", "--workers=4"});
+  absl::StatusOr<ServerProcess> server =
+      ServerProcess::Start({"echo", "auth"}, {"--pwhash_cost=interactive", "--workers=4"});
   ASSERT_TRUE(server.ok()) << server.status();
   const int auth_port = server->port("auth");
 
@@ -39,9 +39,8 @@ TEST(AuthLoadTest, EchoStaysPromptWhileLoginsSaturateThePool) {
   constexpr int kLoginsEach = 4;
   std::vector<TextClient> logins;
   for (int i = 0; i < kLoginClients; ++i) {
-    absl::StatusOr<TextClient> client =
-        TextClient::Connect(auth_port, absl::StrCat("127.0.30.", i + 1), Framing::kLine,
-                            absl::Seconds(60));
+    absl::StatusOr<TextClient> client = TextClient::Connect(
+        auth_port, absl::StrCat("127.0.30.", i + 1), Framing::kLine, absl::Seconds(60));
     ASSERT_TRUE(client.ok()) << client.status();
     ASSERT_TRUE(absl::StartsWith(client->Next(), "220 "));
     ASSERT_TRUE(absl::StartsWith(
@@ -57,7 +56,8 @@ TEST(AuthLoadTest, EchoStaysPromptWhileLoginsSaturateThePool) {
     threads.emplace_back([&, i] {
       for (int n = 0; n < kLoginsEach; ++n) {
         const absl::Time start = absl::Now();
-        const std::string reply = logins[i].Ask(absl::StrCat("LOGIN loader", i, " loaders-password"));
+        const std::string reply =
+            logins[i].Ask(absl::StrCat("LOGIN loader", i, " loaders-password"));
         const absl::Duration took = absl::Now() - start;
         EXPECT_TRUE(absl::StartsWith(reply, "200 welcome ")) << reply;
         absl::MutexLock lock(&mutex);
@@ -91,10 +91,10 @@ TEST(AuthLoadTest, EchoStaysPromptWhileLoginsSaturateThePool) {
   ASSERT_EQ(login_times.size(), static_cast<size_t>(kLoginClients * kLoginsEach));
   std::sort(login_times.begin(), login_times.end());
   const absl::Duration median_login = login_times[login_times.size() / 2];
-  std::cout << "logins: " << login_times.size() << ", median "
-            << absl::FormatDuration(median_login) << ", max "
-            << absl::FormatDuration(login_times.back()) << "; echo round trips meanwhile: "
-            << round_trips << ", worst " << absl::FormatDuration(worst_echo) << std::endl;
+  std::cout << "logins: " << login_times.size() << ", median " << absl::FormatDuration(median_login)
+            << ", max " << absl::FormatDuration(login_times.back())
+            << "; echo round trips meanwhile: " << round_trips << ", worst "
+            << absl::FormatDuration(worst_echo) << std::endl;
   EXPECT_GT(round_trips, 3);
   EXPECT_LT(worst_echo, median_login)
       << "an echo reply waited as long as a password hash: hashing blocks the I/O thread";

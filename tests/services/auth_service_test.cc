@@ -28,11 +28,11 @@
 namespace switchboard {
 namespace {
 
+using testing::FakeClock;
 using ::testing::HasSubstr;
+using testing::InProcessServer;
 using ::testing::MatchesRegex;
 using ::testing::StartsWith;
-using testing::FakeClock;
-using testing::InProcessServer;
 using testing::TempPath;
 using testing::TextClient;
 
@@ -82,12 +82,11 @@ class AuthServiceTest : public ::testing::Test {
   }
 
   // Registers `user` from `from` and returns the token.
-  std::string Register(absl::string_view user, absl::string_view password,
-                       absl::string_view from) {
+  std::string Register(absl::string_view user, absl::string_view password, absl::string_view from) {
     TextClient client = Connect(from);
     const std::string reply = client.Ask(absl::StrCat("REGISTER ", user, " ", password));
-    EXPECT_THAT(reply, MatchesRegex(absl::StrCat("201 registered ", user, "; session ",
-                                                 kTokenPattern)));
+    EXPECT_THAT(reply,
+                MatchesRegex(absl::StrCat("201 registered ", user, "; session ", kTokenPattern)));
     return TokenOf(reply);
   }
 
@@ -120,8 +119,7 @@ TEST_F(AuthServiceTest, RegisterLoginResumeWhoamiLogout) {
   EXPECT_EQ(third.Ask("WHOAMI"), "401 not logged in");
   // The logged-out token is gone; the first one (a login leaves the other
   // sessions valid) still works.
-  EXPECT_EQ(third.Ask(absl::StrCat("RESUME ", TokenOf(login))),
-            "401 session unknown or expired");
+  EXPECT_EQ(third.Ask(absl::StrCat("RESUME ", TokenOf(login))), "401 session unknown or expired");
   EXPECT_EQ(third.Ask(absl::StrCat("RESUME ", TokenOf(registered))), "200 welcome back alice");
   EXPECT_EQ(third.Ask("RESUME " + std::string(43, 'A')), "401 session unknown or expired");
   EXPECT_EQ(third.Ask("exit"), "221 Bye.");
@@ -179,13 +177,11 @@ TEST_F(AuthServiceTest, FiveFailuresLockTheUserFromAnyAddressUntilTheWindowPasse
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(client.Ask("LOGIN carol wrong-guess"), "401 invalid credentials") << i;
   }
-  EXPECT_EQ(client.Ask("LOGIN carol carols-password"),
-            "429 too many attempts; retry in 900s");
+  EXPECT_EQ(client.Ask("LOGIN carol carols-password"), "429 too many attempts; retry in 900s");
   TextClient elsewhere = Connect("127.0.6.42");
   EXPECT_THAT(elsewhere.Ask("LOGIN carol carols-password"), StartsWith("429 "));
   clock_.Advance(absl::Seconds(899) + absl::Milliseconds(500));
-  EXPECT_EQ(elsewhere.Ask("LOGIN carol carols-password"),
-            "429 too many attempts; retry in 1s")
+  EXPECT_EQ(elsewhere.Ask("LOGIN carol carols-password"), "429 too many attempts; retry in 1s")
       << "rounded up, and a 429 is not itself counted";
   clock_.Advance(absl::Milliseconds(500));
   EXPECT_THAT(elsewhere.Ask("LOGIN carol carols-password"), StartsWith("200 welcome carol"));

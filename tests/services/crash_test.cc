@@ -24,8 +24,8 @@
 namespace switchboard {
 namespace {
 
-using ::testing::StartsWith;
 using testing::ServerProcess;
+using ::testing::StartsWith;
 using testing::TempPath;
 using testing::TextClient;
 
@@ -89,8 +89,7 @@ TEST(CrashTest, EveryAcknowledgedWriteSurvivesSigkill) {
   absl::StatusOr<ServerProcess> restarted = ServerProcess::Start({"identity", "auth"}, flags);
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   for (const auto& [from, name] : acknowledged.names) {
-    absl::StatusOr<TextClient> client =
-        TextClient::Connect(restarted->port("identity"), from);
+    absl::StatusOr<TextClient> client = TextClient::Connect(restarted->port("identity"), from);
     ASSERT_TRUE(client.ok()) << client.status();
     EXPECT_EQ(client->Next(), absl::StrCat("200 Hello, ", name, "!")) << "lost: " << from;
   }

@@ -39,8 +39,7 @@ TEST(ExitLineDetectorTest, AcceptsTelnetCarriageReturn) {
 
 TEST(ExitLineDetectorTest, ExitInsideALineIsData) {
   ExitLineDetector detector;
-  EXPECT_EQ(detector.Scan("exit now\nno exit\nexits\n\rexit\n"),
-            absl::string_view::npos);
+  EXPECT_EQ(detector.Scan("exit now\nno exit\nexits\n\rexit\n"), absl::string_view::npos);
   EXPECT_EQ(detector.Scan("exit\r\r\n"), absl::string_view::npos);
 }
 

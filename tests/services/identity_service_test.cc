@@ -20,15 +20,14 @@
 namespace switchboard {
 namespace {
 
-using ::testing::StartsWith;
 using testing::InProcessServer;
+using ::testing::StartsWith;
 using testing::TempPath;
 using testing::TextClient;
 
 constexpr absl::string_view kQuestion = "300 Hello, stranger. What is your name?";
 
-ServerConfig IdentityConfig(const std::string& data_dir,
-                            Framing framing = Framing::kLine) {
+ServerConfig IdentityConfig(const std::string& data_dir, Framing framing = Framing::kLine) {
   ServerConfig config;
   config.services = {"identity"};
   config.ports = {{"identity", 0}};
@@ -79,9 +78,8 @@ TEST_F(IdentityServiceTest, BadNamesGet400AndTheQuestionAgain) {
   TextClient client = Connect("127.0.4.3");
   ASSERT_EQ(client.Next(), kQuestion);
   for (const std::string& bad :
-       {std::string(), std::string(65, 'x'), std::string("bell\x07"),
-        std::string("tab\there"), std::string("\xC2\x85next-line"),
-        std::string("\xFF\xFE")}) {
+       {std::string(), std::string(65, 'x'), std::string("bell\x07"), std::string("tab\there"),
+        std::string("\xC2\x85next-line"), std::string("\xFF\xFE")}) {
     EXPECT_THAT(client.Ask(bad), StartsWith("400 ")) << "name '" << bad << "'";
     EXPECT_EQ(client.Next(), kQuestion) << "after '" << bad << "'";
   }
@@ -189,16 +187,14 @@ TEST(IdentityServiceIpv6Test, MappedIpv4CountsAsIpv4) {
   {
     InProcessServer server(config);
     ASSERT_TRUE(server.ok()) << server.status();
-    absl::StatusOr<TextClient> client =
-        TextClient::Connect(server.port("identity"), "127.0.4.10");
+    absl::StatusOr<TextClient> client = TextClient::Connect(server.port("identity"), "127.0.4.10");
     ASSERT_TRUE(client.ok()) << client.status();
     ASSERT_EQ(client->Next(), kQuestion);
     ASSERT_EQ(client->Ask("Mapped May"), "201 Nice to meet you, Mapped May!");
   }
   InProcessServer server(IdentityConfig(data_dir));
   ASSERT_TRUE(server.ok()) << server.status();
-  absl::StatusOr<TextClient> client =
-      TextClient::Connect(server.port("identity"), "127.0.4.10");
+  absl::StatusOr<TextClient> client = TextClient::Connect(server.port("identity"), "127.0.4.10");
   ASSERT_TRUE(client.ok()) << client.status();
   EXPECT_EQ(client->Next(), "200 Hello, Mapped May!");
 }

@@ -29,10 +29,10 @@
 namespace switchboard {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::ConnectTo;
 using testing::Echo;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::RunfilePath;
 using testing::ServerProcess;
 
@@ -141,8 +141,8 @@ TEST_P(ServerModelProcessTest, ShutdownDeliversRepliesAlreadyOwed) {
 }
 
 TEST_P(ServerModelProcessTest, IdleTimeoutAndMaxConnectionsAreLogged) {
-  auto server = ServerProcess::Start(
-      {"echo"}, {ModelFlag(), "--idle_timeout=1s", "--max_connections=1"});
+  auto server =
+      ServerProcess::Start({"echo"}, {ModelFlag(), "--idle_timeout=1s", "--max_connections=1"});
   ASSERT_TRUE(server.ok()) << server.status();
   {
     Socket silent = ConnectTo("127.0.0.1", server->port("echo"));
@@ -170,8 +170,7 @@ TEST_P(ServerModelProcessTest, ChatStillAnswersOnTheMainLoop) {
   ASSERT_TRUE(udp->SetReceiveTimeout(absl::Seconds(10)).ok());
   const InetAddress chat = *InetAddress::Parse("127.0.0.1", server->port("chat"));
   const std::string join = "JOIN tester";
-  ASSERT_EQ(::sendto(udp->fd(), join.data(), join.size(), 0, chat.sockaddr_ptr(),
-                     chat.length()),
+  ASSERT_EQ(::sendto(udp->fd(), join.data(), join.size(), 0, chat.sockaddr_ptr(), chat.length()),
             static_cast<ssize_t>(join.size()));
   char reply[1500];
   const ssize_t n = ::recv(udp->fd(), reply, sizeof(reply), 0);
@@ -184,8 +183,7 @@ TEST_P(ServerModelProcessTest, ChatStillAnswersOnTheMainLoop) {
   EXPECT_EQ(server->Stop(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, ServerModelProcessTest,
-                         ::testing::Values("blocking", "iterative"),
+INSTANTIATE_TEST_SUITE_P(Models, ServerModelProcessTest, ::testing::Values("blocking", "iterative"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });

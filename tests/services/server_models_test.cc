@@ -34,11 +34,11 @@
 namespace switchboard {
 namespace {
 
-using ::testing::MatchesRegex;
-using ::testing::StartsWith;
 using testing::ConnectTo;
 using testing::Echo;
 using testing::InProcessServer;
+using ::testing::MatchesRegex;
+using ::testing::StartsWith;
 using testing::TempPath;
 using testing::TextClient;
 
@@ -241,7 +241,8 @@ TEST_P(ServerModelTest, AuthDialogue) {
   std::string token;
   {
     TextClient client = ConnectText(port, "127.0.7.2");
-    EXPECT_EQ(client.Next(), "220 auth ready; REGISTER <user> <password> or LOGIN <user> <password>");
+    EXPECT_EQ(client.Next(),
+              "220 auth ready; REGISTER <user> <password> or LOGIN <user> <password>");
     const std::string registered = client.Ask("REGISTER alice correct-horse");
     ASSERT_THAT(registered,
                 MatchesRegex(absl::StrCat("201 registered alice; session ", kTokenPattern)));
@@ -397,9 +398,9 @@ TEST(BlockingModelTest, FiftyClientsAreServedAtOnce) {
       {
         absl::MutexLock lock(&mu);
         ++connected;
-        mu.AwaitWithTimeout(
-            absl::Condition(+[](int* n) { return *n == kClients; }, &connected),
-            kReplyTimeout);
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](int* n) { return *n == kClients; }, &connected),
+                            kReplyTimeout);
       }
       const std::string message = absl::StrCat(std::string(1000, 'a' + i % 26), i, "\n");
       bool ok = true;

@@ -5,9 +5,8 @@
 
 #include <signal.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -32,18 +31,17 @@
 namespace switchboard {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::MatchesRegex;
 using testing::ConnectTo;
 using testing::Echo;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using testing::RunfilePath;
 using testing::ServerProcess;
 
 bool AtEndOfStream(Socket& socket) {
   char c;
   absl::StatusOr<size_t> n = socket.ReceiveSome(&c, 1);
-  return (n.ok() && *n == 0) ||
-         (!n.ok() && absl::StrContains(n.status().message(), "reset"));
+  return (n.ok() && *n == 0) || (!n.ok() && absl::StrContains(n.status().message(), "reset"));
 }
 
 // Runs the server with `flags` and returns {exit status, stderr}.
@@ -259,11 +257,10 @@ TEST(ServerTest, RunningOutOfDescriptorsDoesNotSpin) {
   bool recovered = false;
   for (int attempt = 0; attempt < 100 && !recovered; ++attempt) {
     Socket again = ConnectTo("127.0.0.1", port);
-    recovered = again.SendAll("back\n").ok() && Echo(again, "") == "" &&
-                [&] {
-                  char reply[5];
-                  return again.ReceiveExactly(reply, 5).ok();
-                }();
+    recovered = again.SendAll("back\n").ok() && Echo(again, "") == "" && [&] {
+      char reply[5];
+      return again.ReceiveExactly(reply, 5).ok();
+    }();
     if (!recovered) absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_TRUE(recovered);
@@ -289,8 +286,8 @@ TEST(ServerTest, BusyChatPortIsAStartupErrorUnlessSearched) {
   auto [status, err] = RunToExit({"--services=chat", absl::StrCat("--chat_port=", busy)});
   EXPECT_EQ(status, 2);
   EXPECT_THAT(err, HasSubstr(absl::StrCat("cannot listen for chat on 127.0.0.1:", busy)));
-  auto server = ServerProcess::Start(
-      {"chat"}, {absl::StrCat("--chat_port=", busy), "--port_search=20"});
+  auto server =
+      ServerProcess::Start({"chat"}, {absl::StrCat("--chat_port=", busy), "--port_search=20"});
   ASSERT_TRUE(server.ok()) << server.status();
   EXPECT_GT(server->port("chat"), busy);
   EXPECT_EQ(server->Stop(), 0);
@@ -315,8 +312,8 @@ TEST(ServerTest, PortSearchSkipsBusyPortsAndLogsThem) {
   auto holder = Socket::Listen(*InetAddress::Parse("127.0.0.1", 0));
   ASSERT_TRUE(holder.ok());
   const int busy = holder->LocalAddress()->port();
-  auto server = ServerProcess::Start(
-      {"echo"}, {absl::StrCat("--echo_port=", busy), "--port_search=20"});
+  auto server =
+      ServerProcess::Start({"echo"}, {absl::StrCat("--echo_port=", busy), "--port_search=20"});
   ASSERT_TRUE(server.ok()) << server.status();
   EXPECT_GT(server->port("echo"), busy);
   EXPECT_LE(server->port("echo"), busy + 20);

@@ -88,8 +88,8 @@ class HostedServer {
     accept_.RunSync([&] {
       auto listener = Socket::Listen(*InetAddress::Parse("127.0.0.1", 0));
       CHECK(listener.ok());
-      server_ = std::make_unique<TcpServer>(accept_.loop(), &io_, *std::move(listener),
-                                            &limit_, TcpServerOptions{});
+      server_ = std::make_unique<TcpServer>(accept_.loop(), &io_, *std::move(listener), &limit_,
+                                            TcpServerOptions{});
       host_->Attach(server_.get());
       server_->Start();
     });
@@ -284,8 +284,7 @@ TEST(ServiceHostTest, LengthFramingEchoRoundTrips) {
   HostedServer server(&service, options);
   MessageSocket client(server.Connect());
   for (const std::string& message :
-       {std::string(), std::string("hi"), std::string("\0\xff\n", 3),
-        std::string(1 << 20, 'm')}) {
+       {std::string(), std::string("hi"), std::string("\0\xff\n", 3), std::string(1 << 20, 'm')}) {
     ASSERT_TRUE(client.Send(message).ok());
     absl::StatusOr<std::string> echoed = client.Receive();
     ASSERT_TRUE(echoed.ok()) << echoed.status();
@@ -372,8 +371,8 @@ TEST(ServiceHostTest, ResetWhileEchoingInsideOnDataLeavesTheServerServing) {
     const std::shared_ptr<absl::Notification> release = server.HoldIo();
     ASSERT_TRUE(client.SendAll(std::string(3000, 'r')).ok());
     const linger reset_on_close{1, 0};
-    ASSERT_EQ(setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close,
-                         sizeof reset_on_close), 0);
+    ASSERT_EQ(
+        setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close), 0);
     client.Close();
     absl::SleepFor(absl::Milliseconds(20));  // the reset reaches the server
     release->Notify();

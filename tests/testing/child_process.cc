@@ -25,8 +25,8 @@ std::string EnvOr(const char* name, const char* fallback) {
 }  // namespace
 
 std::string RunfilePath(absl::string_view path) {
-  return absl::StrCat(EnvOr("TEST_SRCDIR", "."), "/",
-                      EnvOr("TEST_WORKSPACE", "switchboard"), "/", path);
+  return absl::StrCat(EnvOr("TEST_SRCDIR", "."), "/", EnvOr("TEST_WORKSPACE", "switchboard"), "/",
+                      path);
 }
 
 std::string TempPath(absl::string_view stem) {
@@ -56,9 +56,9 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(const std::vector<std::string
   while (server.ports_.size() < services.size()) {
     absl::StatusOr<std::string> line = server.process_.ReadLine(absl::Seconds(30));
     if (!line.ok()) {
-      return absl::InternalError(absl::StrCat("server did not announce its ports: ",
-                                              line.status().message(), "; stderr:\n",
-                                              server.process_.Stderr()));
+      return absl::InternalError(
+          absl::StrCat("server did not announce its ports: ", line.status().message(),
+                       "; stderr:\n", server.process_.Stderr()));
     }
     server.lines_.push_back(*line);
     // "listening echo tcp 127.0.0.1:7007"

@@ -12,8 +12,7 @@
 
 namespace switchboard::testing {
 
-Socket ConnectTo(absl::string_view host, int port, absl::string_view from,
-                 absl::Duration timeout) {
+Socket ConnectTo(absl::string_view host, int port, absl::string_view from, absl::Duration timeout) {
   absl::StatusOr<InetAddress> peer = InetAddress::Parse(host, static_cast<uint16_t>(port));
   CHECK(peer.ok()) << peer.status();
   absl::StatusOr<InetAddress> local;

@@ -63,8 +63,7 @@ absl::StatusOr<SocketPair> MakeTcpPair(bool non_blocking) {
   return pair;
 }
 
-absl::Status WriteAllNonBlocking(int fd, absl::string_view data,
-                                 absl::Duration timeout) {
+absl::Status WriteAllNonBlocking(int fd, absl::string_view data, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (!data.empty()) {
     const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);

@@ -38,8 +38,7 @@ absl::Status WriteAllNonBlocking(int fd, absl::string_view data,
 
 // Reads from a non-blocking descriptor until `size` bytes have arrived, the
 // stream ends, or `timeout` passes; returns what it read.
-std::string ReadNonBlocking(int fd, size_t size,
-                            absl::Duration timeout = absl::Seconds(10));
+std::string ReadNonBlocking(int fd, size_t size, absl::Duration timeout = absl::Seconds(10));
 
 }  // namespace switchboard::testing
 

@@ -8,8 +8,8 @@
 
 namespace switchboard::testing {
 
-absl::StatusOr<TextClient> TextClient::Connect(int port, absl::string_view from,
-                                               Framing framing, absl::Duration timeout) {
+absl::StatusOr<TextClient> TextClient::Connect(int port, absl::string_view from, Framing framing,
+                                               absl::Duration timeout) {
   absl::StatusOr<InetAddress> local = InetAddress::Parse(from, 0);
   if (!local.ok()) return local.status();
   const bool v6 = absl::StrContains(from, ':');
