@@ -23,6 +23,14 @@ class Replies {
  public:
   virtual ~Replies() = default;
   // Sends one message, framed as the session's connection frames them.
+  //
+  // Hot-path rule: the bytes of `message` may be sent after Reply returns,
+  // straight from where they are (raw echo replies go out from the input
+  // they came in, several gathered into one send), until the session call
+  // that made them returns. Pass bytes that stay unchanged until then: the
+  // message being answered or part of it, a member of the session, a
+  // literal; not a temporary that dies before the call returns. Nothing is
+  // allocated per reply on the I/O thread.
   virtual void Reply(absl::string_view message) = 0;
   // Ends the session once the replies so far are sent; later messages from
   // the client are discarded.
