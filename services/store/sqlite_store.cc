@@ -354,10 +354,11 @@ auto SqliteStore::WithStatement(const char* sql, Body body) {
   return body(statement);
 }
 
-absl::StatusOr<std::optional<std::string>> SqliteStore::FindName(absl::string_view address) {
-  return WithStatement(kFindName,
+absl::StatusOr<std::optional<std::string>> SqliteStore::LookUpText(const char* sql,
+                                                                   absl::string_view key) {
+  return WithStatement(sql,
                        [&](Statement& statement) -> absl::StatusOr<std::optional<std::string>> {
-                         statement.BindText(1, address);
+                         statement.BindText(1, key);
                          absl::StatusOr<bool> row = statement.Step();
                          if (!row.ok()) return row.status();
                          if (!*row) return std::nullopt;
@@ -365,12 +366,20 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::FindName(absl::string_vi
                        });
 }
 
-absl::Status SqliteStore::SetName(absl::string_view address, absl::string_view name) {
-  return WithStatement(kSetName, [&](Statement& statement) -> absl::Status {
-    statement.BindText(1, address);
-    statement.BindText(2, name);
+absl::Status SqliteStore::PutText(const char* sql, absl::string_view key, absl::string_view value) {
+  return WithStatement(sql, [&](Statement& statement) -> absl::Status {
+    statement.BindText(1, key);
+    statement.BindText(2, value);
     return statement.Run().status();
   });
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::FindName(absl::string_view address) {
+  return LookUpText(kFindName, address);
+}
+
+absl::Status SqliteStore::SetName(absl::string_view address, absl::string_view name) {
+  return PutText(kSetName, address, name);
 }
 
 absl::StatusOr<bool> SqliteStore::ForgetName(absl::string_view address) {
@@ -395,14 +404,7 @@ absl::Status SqliteStore::AddUser(absl::string_view user, absl::string_view pass
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::PasswordHash(absl::string_view user) {
-  return WithStatement(kPasswordHash,
-                       [&](Statement& statement) -> absl::StatusOr<std::optional<std::string>> {
-                         statement.BindText(1, user);
-                         absl::StatusOr<bool> row = statement.Step();
-                         if (!row.ok()) return row.status();
-                         if (!*row) return std::nullopt;
-                         return statement.Text(0);
-                       });
+  return LookUpText(kPasswordHash, user);
 }
 
 absl::Status SqliteStore::SetPasswordHash(absl::string_view user, absl::string_view password_hash) {
@@ -417,22 +419,11 @@ absl::Status SqliteStore::SetPasswordHash(absl::string_view user, absl::string_v
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::UserAt(absl::string_view address) {
-  return WithStatement(kUserAt,
-                       [&](Statement& statement) -> absl::StatusOr<std::optional<std::string>> {
-                         statement.BindText(1, address);
-                         absl::StatusOr<bool> row = statement.Step();
-                         if (!row.ok()) return row.status();
-                         if (!*row) return std::nullopt;
-                         return statement.Text(0);
-                       });
+  return LookUpText(kUserAt, address);
 }
 
 absl::Status SqliteStore::SetUserAt(absl::string_view address, absl::string_view user) {
-  return WithStatement(kSetUserAt, [&](Statement& statement) -> absl::Status {
-    statement.BindText(1, address);
-    statement.BindText(2, user);
-    return statement.Run().status();
-  });
+  return PutText(kSetUserAt, address, user);
 }
 
 absl::Status SqliteStore::AddSession(absl::string_view token_hash, const StoredSession& session) {

@@ -77,6 +77,10 @@ class SqliteStore final : public Store {
   void Release(std::unique_ptr<Connection> connection);
   template <typename Body>
   auto WithStatement(const char* sql, Body body);
+  // The one text column `sql` selects for the key bound as ?1, if a row has it.
+  absl::StatusOr<std::optional<std::string>> LookUpText(const char* sql, absl::string_view key);
+  // Runs `sql` with ?1 = key and ?2 = value (an insert or update).
+  absl::Status PutText(const char* sql, absl::string_view key, absl::string_view value);
 
   const std::string path_;
   const int lock_fd_;  // holds the flock on <data_dir>/LOCK
