@@ -99,6 +99,7 @@
 #include "clients/load_report.h"
 #include "gflags/gflags.h"
 #include "process/flags.h"
+#include "process/open_file_limit.h"
 #include "reactor/codec.h"
 #include "reactor/inet_address.h"
 
@@ -376,7 +377,7 @@ int Main(int argc, char** argv) {
   const std::string cpus = PinCpus(settings);
   // 1000 connections need 1000 descriptors here and as many in the server
   // (which inherits the limit).
-  RaiseDescriptorLimit();
+  RaiseOpenFileLimitToHardLimit();
   signal(SIGPIPE, SIG_IGN);
 
   const std::vector<std::string> roots = RunfilesRoots(argv[0]);

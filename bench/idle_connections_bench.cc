@@ -102,6 +102,7 @@
 #include "clients/latency_histogram.h"
 #include "gflags/gflags.h"
 #include "process/flags.h"
+#include "process/open_file_limit.h"
 
 DEFINE_int32(connections, 0,
              "Idle connections to open (default 5000, 500 with --quick, or "
@@ -332,7 +333,7 @@ int Main(int argc, char** argv) {
 
   // The connections need as many descriptors here and in the server (which
   // inherits the limit).
-  const uint64_t descriptors = RaiseDescriptorLimit();
+  const uint64_t descriptors = RaiseOpenFileLimitToHardLimit();
   if (descriptors < static_cast<uint64_t>(settings.connections) + kSpareDescriptors) {
     std::cerr << "idle_connections_bench: " << settings.connections
               << " connections need more open files than the limit of " << descriptors

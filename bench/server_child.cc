@@ -161,15 +161,4 @@ std::string PinSelfToFirstCpu(std::optional<cpu_set_t>* server_cpus, absl::strin
                       absl::StrJoin(others, ","));
 }
 
-uint64_t RaiseDescriptorLimit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
-  if (limit.rlim_cur != limit.rlim_max) {
-    rlimit raised = limit;
-    raised.rlim_cur = raised.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
-  }
-  return static_cast<uint64_t>(limit.rlim_cur);
-}
-
 }  // namespace switchboard

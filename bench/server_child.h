@@ -12,7 +12,6 @@
 //                                 and stopped with the benchmarks' limits
 //   PinSelfToFirstCpu             this process on one CPU, the server on
 //                                 the others
-//   RaiseDescriptorLimit          RLIMIT_NOFILE soft limit up to the hard one
 //
 // Used by echo_models_bench and idle_connections_bench.
 
@@ -102,10 +101,6 @@ class ServerChild {
 // `self_name`.
 std::string PinSelfToFirstCpu(std::optional<cpu_set_t>* server_cpus,
                               absl::string_view self_name = "load generator");
-
-// Raises this process's RLIMIT_NOFILE soft limit to the hard one (children
-// inherit it). Returns the soft limit in force afterwards.
-uint64_t RaiseDescriptorLimit();
 
 }  // namespace switchboard
 

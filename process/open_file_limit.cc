@@ -26,4 +26,13 @@ absl::Status RaiseOpenFileLimit(uint64_t needed) {
                                                    " (was ", old, "; raise it with ulimit -n)"));
 }
 
+uint64_t RaiseOpenFileLimitToHardLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  // Asking for the hard limit itself: it never fails for lack of room.
+  RaiseOpenFileLimit(static_cast<uint64_t>(limit.rlim_max)).IgnoreError();
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  return static_cast<uint64_t>(limit.rlim_cur);
+}
+
 }  // namespace switchboard

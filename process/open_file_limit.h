@@ -21,6 +21,11 @@ namespace switchboard {
 // with ulimit -n)".
 absl::Status RaiseOpenFileLimit(uint64_t needed);
 
+// Raises the soft limit as far as the hard one (children inherit it), for a
+// program that cannot know how many it will need. Returns the soft limit in
+// force afterwards; 0 when it cannot be read.
+uint64_t RaiseOpenFileLimitToHardLimit();
+
 }  // namespace switchboard
 
 #endif  // SWITCHBOARD_PROCESS_OPEN_FILE_LIMIT_H_

@@ -56,5 +56,14 @@ TEST(OpenFileLimitTest, BeyondTheHardLimitSaysWhatItGot) {
   EXPECT_EQ(Current().rlim_cur, limit.rlim_max);
 }
 
+TEST(OpenFileLimitTest, ToTheHardLimitRaisesTheSoftOneAllTheWay) {
+  rlimit limit = Current();
+  if (limit.rlim_max == RLIM_INFINITY) GTEST_SKIP() << "no hard limit";
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 32);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
+  EXPECT_EQ(RaiseOpenFileLimitToHardLimit(), limit.rlim_max);
+  EXPECT_EQ(Current().rlim_cur, limit.rlim_max);
+}
+
 }  // namespace
 }  // namespace switchboard
