@@ -77,10 +77,13 @@ absl::StatusOr<Socket> Socket::Create(int family, int type) {
   return socket;
 }
 
-absl::StatusOr<Socket> Socket::Listen(const InetAddress& address, int backlog) {
+absl::StatusOr<Socket> Socket::Listen(const InetAddress& address, const ListenOptions& options) {
   absl::StatusOr<Socket> socket = Create(address.family(), SOCK_STREAM);
   if (!socket.ok()) return socket.status();
   if (absl::Status s = socket->SetReuseAddress(true); !s.ok()) return s;
+  if (options.reuse_port) {
+    if (absl::Status s = socket->SetReusePort(true); !s.ok()) return s;
+  }
   if (address.is_ipv6()) {
     // "::" accepts IPv4 too (as ::ffff:a.b.c.d), whatever the system default.
     if (absl::Status s = SetIntOption(socket->fd(), IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY");
@@ -89,7 +92,7 @@ absl::StatusOr<Socket> Socket::Listen(const InetAddress& address, int backlog) {
     }
   }
   if (absl::Status s = socket->Bind(address); !s.ok()) return s;
-  if (::listen(socket->fd(), backlog) < 0) {
+  if (::listen(socket->fd(), options.backlog) < 0) {
     return ErrnoStatus(errno, absl::StrCat("listen on ", address.ToString()));
   }
   return socket;
@@ -215,6 +218,15 @@ absl::Status Socket::SetNonBlocking(bool on) {
 
 absl::Status Socket::SetReuseAddress(bool on) {
   return SetIntOption(fd_, SOL_SOCKET, SO_REUSEADDR, on ? 1 : 0, "SO_REUSEADDR");
+}
+
+absl::Status Socket::SetReusePort(bool on) {
+#if defined(SO_REUSEPORT)
+  return SetIntOption(fd_, SOL_SOCKET, SO_REUSEPORT, on ? 1 : 0, "SO_REUSEPORT");
+#else
+  (void)on;
+  return absl::UnimplementedError("SO_REUSEPORT does not exist on this system");
+#endif
 }
 
 absl::Status Socket::SetNoDelay(bool on) {

@@ -24,6 +24,14 @@
 
 namespace switchboard {
 
+// How Socket::Listen sets up a listener.
+struct ListenOptions {
+  int backlog = 1024;
+  // SO_REUSEPORT: several sockets (several processes) share the port and
+  // the kernel spreads the connections. An error where it does not exist.
+  bool reuse_port = false;
+};
+
 // Owns a socket descriptor and closes it on destruction. Move-only. Failed
 // calls return an ErrnoStatus: classify them with ErrnoOf(). Not
 // thread-safe, except that one thread may send while another receives.
@@ -40,7 +48,8 @@ class Socket {
   // A new close-on-exec socket: `type` is SOCK_STREAM or SOCK_DGRAM.
   static absl::StatusOr<Socket> Create(int family, int type);
   // A listening TCP socket with SO_REUSEADDR; "::" is dual-stack.
-  static absl::StatusOr<Socket> Listen(const InetAddress& address, int backlog = 1024);
+  static absl::StatusOr<Socket> Listen(const InetAddress& address,
+                                       const ListenOptions& options = {});
   // A blocking TCP connection, optionally from a chosen local address.
   static absl::StatusOr<Socket> Connect(const InetAddress& peer,
                                         const InetAddress* local = nullptr);
@@ -73,6 +82,8 @@ class Socket {
 
   absl::Status SetNonBlocking(bool on);
   absl::Status SetReuseAddress(bool on);
+  // SO_REUSEPORT, before Bind; Unimplemented where the system lacks it.
+  absl::Status SetReusePort(bool on);
   absl::Status SetNoDelay(bool on);
   absl::Status SetReceiveTimeout(absl::Duration timeout);
   absl::Status SetSendBufferSize(int bytes);

@@ -41,6 +41,9 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Bind(EventLoop* loop,
     const int off = 0;
     setsockopt(socket->fd(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
   }
+  if (options.reuse_port) {
+    if (absl::Status s = socket->SetReusePort(true); !s.ok()) return s;
+  }
   if (absl::Status s = socket->Bind(address); !s.ok()) return s;
   if (absl::Status s = socket->SetNonBlocking(true); !s.ok()) return s;
   absl::StatusOr<InetAddress> local = socket->LocalAddress();

@@ -43,6 +43,9 @@ struct UdpSocketOptions {
   // Datagrams waiting; a full queue is flushed, and what the kernel will
   // not take past this bound is dropped.
   size_t max_queued = 16384;
+  // SO_REUSEPORT: several processes bind the port; the kernel keeps each
+  // peer's datagrams going to one of them.
+  bool reuse_port = false;
 };
 
 // A datagram as received. `data` is valid during the callback only.

@@ -235,16 +235,21 @@ absl::StatusOr<std::vector<ListeningService>> Server::BindServices() {
     if (spec.transport == Transport::kUdp) {
       absl::StatusOr<std::unique_ptr<ChatService>> chat = BindWithPortSearch(
           *address, config_.port_search, &skipped, [&](const InetAddress& candidate) {
-            return ChatService::Bind(main_loop_, candidate, ChatOptionsOf(config_));
+            UdpSocketOptions socket_options;
+            socket_options.reuse_port = config_.reuse_port;
+            return ChatService::Bind(main_loop_, candidate, ChatOptionsOf(config_), socket_options);
           });
       if (!chat.ok()) return ListenError(name, *address, config_.port_search, chat.status());
       listeners_.push_back(Listener{name, "udp", (*chat)->local_address(), skipped});
       chat_ = *std::move(chat);
       continue;
     }
-    absl::StatusOr<Socket> socket =
-        BindWithPortSearch(*address, config_.port_search, &skipped,
-                           [](const InetAddress& candidate) { return Socket::Listen(candidate); });
+    absl::StatusOr<Socket> socket = BindWithPortSearch(*address, config_.port_search, &skipped,
+                                                       [this](const InetAddress& candidate) {
+                                                         ListenOptions options;
+                                                         options.reuse_port = config_.reuse_port;
+                                                         return Socket::Listen(candidate, options);
+                                                       });
     if (!socket.ok()) return ListenError(name, *address, config_.port_search, socket.status());
     absl::StatusOr<InetAddress> bound = socket->LocalAddress();
     if (!bound.ok()) return bound.status();

@@ -52,6 +52,7 @@ struct ServerConfig {
   absl::flat_hash_map<std::string, int> ports;         // by service
   absl::flat_hash_map<std::string, Framing> framings;  // by service
   int port_search = 0;
+  bool reuse_port = false;  // SO_REUSEPORT on every listener
   int io_threads = 1;
   int workers = 4;
   PollerKind poller = DefaultPollerKind();

@@ -36,6 +36,10 @@ DEFINE_int32(identity_port, 7008, "TCP port of the identity service (0: any free
 DEFINE_int32(auth_port, 7009, "TCP port of the auth service (0: any free port)");
 DEFINE_int32(chat_port, 7010, "UDP port of the chat service (0: any free port)");
 DEFINE_int32(port_search, 0, "If a port is busy, try up to this many next ports");
+DEFINE_bool(reuse_port, false,
+            "SO_REUSEPORT on every listener, so that several server processes on one "
+            "host share the ports (the kernel spreads TCP connections; a UDP chat "
+            "member keeps reaching the same process)");
 DEFINE_int32(io_threads, 1, "I/O threads, each running an event loop");
 DEFINE_int32(workers, 4, "Worker threads for services that may block");
 DEFINE_string(model, "reactor",
@@ -116,6 +120,7 @@ ServerConfig ConfigFromFlags() {
     config.framings[spec.name] = FramingFlag(framing_flag.c_str(), value);
   }
   config.port_search = FLAGS_port_search;
+  config.reuse_port = FLAGS_reuse_port;
   config.io_threads = FLAGS_io_threads;
   config.workers = FLAGS_workers;
   absl::StatusOr<ServerModel> model = ParseServerModel(FLAGS_model);

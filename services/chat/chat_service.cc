@@ -7,11 +7,12 @@
 
 namespace switchboard {
 
-absl::StatusOr<std::unique_ptr<ChatService>> ChatService::Bind(EventLoop* loop,
-                                                               const InetAddress& address,
-                                                               const ChatOptions& options) {
+absl::StatusOr<std::unique_ptr<ChatService>> ChatService::Bind(
+    EventLoop* loop, const InetAddress& address, const ChatOptions& options,
+    const UdpSocketOptions& socket_options) {
   loop->AssertInLoopThread();
-  absl::StatusOr<std::unique_ptr<UdpSocket>> socket = UdpSocket::Bind(loop, address);
+  absl::StatusOr<std::unique_ptr<UdpSocket>> socket =
+      UdpSocket::Bind(loop, address, socket_options);
   if (!socket.ok()) return socket.status();
   return std::unique_ptr<ChatService>(new ChatService(loop, *std::move(socket), options));
 }

@@ -33,9 +33,9 @@ namespace switchboard {
 class ChatService final : private ChatOutput {
  public:
   // Binds `address`; receives nothing until Start().
-  static absl::StatusOr<std::unique_ptr<ChatService>> Bind(EventLoop* loop,
-                                                           const InetAddress& address,
-                                                           const ChatOptions& options);
+  static absl::StatusOr<std::unique_ptr<ChatService>> Bind(
+      EventLoop* loop, const InetAddress& address, const ChatOptions& options,
+      const UdpSocketOptions& socket_options = {});
   ~ChatService() override;
 
   void Start();

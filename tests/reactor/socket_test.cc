@@ -474,6 +474,18 @@ TEST(BindWithPortSearchTest, WithoutASearchABusyPortIsTheError) {
   EXPECT_TRUE(skipped.empty());
 }
 
+TEST(SocketErrorsTest, ReusePortListenersShareAPortOthersCannot) {
+  ListenOptions shared;
+  shared.reuse_port = true;
+  absl::StatusOr<Socket> first = Socket::Listen(Address("127.0.0.1", 0), shared);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const InetAddress address = *first->LocalAddress();
+  absl::StatusOr<Socket> second = Socket::Listen(address, shared);
+  EXPECT_TRUE(second.ok()) << second.status();
+  absl::StatusOr<Socket> plain = Socket::Listen(address);
+  EXPECT_EQ(ErrnoOf(plain.status()), EADDRINUSE) << plain.status();
+}
+
 TEST(BindWithPortSearchTest, OtherErrorsAreNotSearchedPast) {
   int calls = 0;
   std::vector<uint16_t> skipped;

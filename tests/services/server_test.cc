@@ -293,6 +293,54 @@ TEST(ServerTest, BusyChatPortIsAStartupErrorUnlessSearched) {
   EXPECT_EQ(server->Stop(), 0);
 }
 
+// Counts the connections a server's log says it accepted.
+int ConnectionsAccepted(const std::string& log) {
+  int count = 0;
+  for (size_t at = log.find(" connected as connection "); at != std::string::npos;
+       at = log.find(" connected as connection ", at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+TEST(ServerTest, ReusePortLetsTwoServersShareTheirPorts) {
+  auto first = ServerProcess::Start({"echo", "chat"}, {"--reuse_port"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  const int echo_port = first->port("echo");
+  const int chat_port = first->port("chat");
+  const std::vector<std::string> same_ports = {absl::StrCat("--echo_port=", echo_port),
+                                               absl::StrCat("--chat_port=", chat_port)};
+
+  // Without the flag the port is taken, as always.
+  std::vector<std::string> refused = {"--services=echo"};
+  refused.push_back(same_ports[0]);
+  auto [status, err] = RunToExit(refused);
+  EXPECT_EQ(status, 2) << err;
+
+  std::vector<std::string> flags = same_ports;
+  flags.push_back("--reuse_port");
+  auto second = ServerProcess::Start({"echo", "chat"}, flags);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->port("echo"), echo_port);
+  EXPECT_EQ(second->port("chat"), chat_port);
+
+  // The kernel spreads connections by their addresses: with 40 of them, the
+  // chance that all go to one process is 2^-39.
+  constexpr int kConnections = 40;
+  for (int i = 0; i < kConnections; ++i) {
+    Socket client = ConnectTo("127.0.0.1", echo_port);
+    const std::string line = absl::StrCat("hello ", i, "\n");
+    ASSERT_EQ(Echo(client, line), line);
+  }
+  EXPECT_EQ(first->Stop(), 0);
+  EXPECT_EQ(second->Stop(), 0);
+  const int by_first = ConnectionsAccepted(first->process().Stderr());
+  const int by_second = ConnectionsAccepted(second->process().Stderr());
+  EXPECT_EQ(by_first + by_second, kConnections);
+  EXPECT_GT(by_first, 0);
+  EXPECT_GT(by_second, 0);
+}
+
 TEST(ServerTest, OneServerRunsAllFourServicesInTheOrderAsked) {
   auto server = ServerProcess::Start({"chat", "echo", "auth", "identity"}, {});
   ASSERT_TRUE(server.ok()) << server.status();

@@ -47,7 +47,7 @@ absl::StatusOr<SocketPair> MakeSocketPair(bool non_blocking) {
 absl::StatusOr<SocketPair> MakeTcpPair(bool non_blocking) {
   absl::StatusOr<InetAddress> any = InetAddress::Parse("127.0.0.1", 0);
   if (!any.ok()) return any.status();
-  absl::StatusOr<Socket> listener = Socket::Listen(*any, 1);
+  absl::StatusOr<Socket> listener = Socket::Listen(*any, ListenOptions{.backlog = 1});
   if (!listener.ok()) return listener.status();
   absl::StatusOr<InetAddress> bound = listener->LocalAddress();
   if (!bound.ok()) return bound.status();
