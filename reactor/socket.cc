@@ -15,13 +15,6 @@
 namespace switchboard {
 namespace {
 
-// The one place that keeps a send to a closed peer from raising SIGPIPE.
-#if defined(MSG_NOSIGNAL)
-constexpr int kSendFlags = MSG_NOSIGNAL;
-#else
-constexpr int kSendFlags = 0;  // SO_NOSIGPIPE is set on every socket instead
-#endif
-
 absl::Status SetIntOption(int fd, int level, int name, int value, const char* what) {
   if (setsockopt(fd, level, name, &value, sizeof(value)) < 0) {
     return ErrnoStatus(errno, what);
@@ -153,7 +146,7 @@ absl::StatusOr<Socket> Socket::Accept(InetAddress* peer) {
 
 absl::Status Socket::SendAll(absl::string_view data) {
   while (!data.empty()) {
-    const ssize_t n = ::send(fd_, data.data(), data.size(), kSendFlags);
+    const ssize_t n = ::send(fd_, data.data(), data.size(), Socket::kSendFlags);
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "send");
@@ -161,16 +154,6 @@ absl::Status Socket::SendAll(absl::string_view data) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return absl::OkStatus();
-}
-
-ssize_t Socket::SendSome(absl::string_view data, int* saved_errno) const {
-  for (;;) {
-    const ssize_t n = ::send(fd_, data.data(), data.size(), kSendFlags | MSG_DONTWAIT);
-    if (n >= 0) return n;
-    if (errno == EINTR) continue;
-    *saved_errno = errno;
-    return -1;
-  }
 }
 
 absl::StatusOr<size_t> Socket::ReceiveSome(char* data, size_t size) {

@@ -9,6 +9,7 @@
 #define SWITCHBOARD_REACTOR_SOCKET_H_
 
 #include <errno.h>
+#include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -71,7 +72,16 @@ class Socket {
   // exists, SO_NOSIGPIPE set at creation and accept elsewhere). Returns the
   // bytes sent, or -1 with the call's errno in `*saved_errno` (EAGAIN when
   // the send buffer is full); EINTR is retried here.
-  ssize_t SendSome(absl::string_view data, int* saved_errno) const;
+  // (Inline: every reply goes through it.)
+  ssize_t SendSome(absl::string_view data, int* saved_errno) const {
+    for (;;) {
+      const ssize_t n = ::send(fd_, data.data(), data.size(), kSendFlags | MSG_DONTWAIT);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      *saved_errno = errno;
+      return -1;
+    }
+  }
   // Receives what is there (at least one byte, blocking); 0 at end of stream.
   absl::StatusOr<size_t> ReceiveSome(char* data, size_t size);
   // Receives exactly `size` bytes. OutOfRange when the stream ends first
@@ -95,6 +105,13 @@ class Socket {
   int TakeError() const;
 
  private:
+  // The one place that keeps a send to a closed peer from raising SIGPIPE.
+#if defined(MSG_NOSIGNAL)
+  static constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+  static constexpr int kSendFlags = 0;  // SO_NOSIGPIPE is set on every socket instead
+#endif
+
   int fd_ = -1;
 };
 
