@@ -392,6 +392,7 @@ TEST(ServerTest, BadFlagsExitWithStatusTwoAndOneLine) {
       {"--chat_rate=0"},
       {"--chat_rate=fast"},
       {"--host=not-an-address"},
+      {"--reuse_port=sometimes"},
       {"--no_such_flag=1"},
       {"stray-argument"},
   };
