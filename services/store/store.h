@@ -2,9 +2,9 @@
 //
 // store.h: `Store`, what the identity and auth services keep between runs:
 // names by client address, users with their password hashes, the user last
-// seen at each address, and sessions by token hash. One implementation
-// (SqliteStore) lives on a local file; the interface is what lets another
-// (a database shared by several servers) take its place.
+// seen at each address, and sessions by token hash. SqliteStore lives on a
+// local file for one server; PostgresStore on a database that several
+// servers share, which then also keeps their failed logins (`FailureLog`).
 //
 // Every call blocks on I/O, so services call it from the worker pool only.
 // A call that returns OK has committed durably.
@@ -14,6 +14,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -27,6 +28,28 @@ struct StoredSession {
   std::string user;
   absl::Time created;
   absl::Time expires;
+};
+
+// Failed logins, kept where every server that shares the store sees them,
+// so that N servers give a guesser no more tries than one. Auth's policy
+// (how many, in what window) is not here: this only keeps the times.
+// Thread-safe, blocking: worker threads only.
+class FailureLog {
+ public:
+  virtual ~FailureLog() = default;
+
+  // One failed attempt for `user` from `address`, at `at`.
+  virtual absl::Status AddFailure(absl::string_view user, absl::string_view address,
+                                  absl::Time at) = 0;
+  // The times of the latest failures after `since`, newest first, at most
+  // `limit`, for the user (by_address false) or the address (true).
+  virtual absl::StatusOr<std::vector<absl::Time>> RecentFailures(bool by_address,
+                                                                 absl::string_view key,
+                                                                 absl::Time since, int limit) = 0;
+  // Forgets the failures of `user` and of `address` (after a success).
+  virtual absl::Status ClearFailures(absl::string_view user, absl::string_view address) = 0;
+  // Drops failures at or before `cutoff`; returns how many.
+  virtual absl::StatusOr<int> DeleteFailuresBefore(absl::Time cutoff) = 0;
 };
 
 // Thread-safe: any number of worker threads may call at once.
@@ -67,6 +90,10 @@ class Store {
                                                   absl::string_view keep) = 0;
   // Drops sessions that expired before `now`; returns how many.
   virtual absl::StatusOr<int> DeleteExpiredSessions(absl::Time now) = 0;
+
+  // The failed-login log every server on this store shares, or null when
+  // the store serves one process (which then counts in memory).
+  virtual FailureLog* shared_failure_log() { return nullptr; }
 };
 
 }  // namespace switchboard

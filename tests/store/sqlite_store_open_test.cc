@@ -24,9 +24,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/store/sqlite_store.h"
-#include "tests/store/sqlite_store_test_util.h"
+#include "tests/store/store_test_util.h"
 
-namespace switchboard::sqlite_store_test {
+namespace switchboard::store_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -235,4 +235,4 @@ TEST_F(SqliteStoreOpenTest, DifferentDirectoriesAreIndependent) {
 }
 
 }  // namespace
-}  // namespace switchboard::sqlite_store_test
+}  // namespace switchboard::store_test

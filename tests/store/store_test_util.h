@@ -1,14 +1,16 @@
 // Copyright Switchboard authors.
 //
-// sqlite_store_test_util.h: what the SqliteStore tests share. Each test runs
-// on real SQLite files in a fresh temporary directory (the fixtures
-// SqliteStoreOpenTest and SqliteStoreTest); RawDb looks at a database
-// through the sqlite3 C API, behind the store's back; the *Of readers unwrap
-// the store's answers; OddValues and BinaryHashes are the values that must
-// round-trip exactly.
+// store_test_util.h: what the store tests share. The Store suite is typed:
+// each test runs on a fresh SQLite store in a temporary directory and on a
+// fresh database of a real PostgreSQL server (one per test binary, started
+// by pg_virtualenv on first use), through the fixture StoreTest<Kind>. The
+// SQLite-only tests use SqliteStoreOpenTest. RawDb looks at a SQLite
+// database through the sqlite3 C API, behind the store's back; the *Of
+// readers unwrap the store's answers; OddValues and BinaryHashes are the
+// values that must round-trip exactly.
 
-#ifndef SWITCHBOARD_TESTS_STORE_SQLITE_STORE_TEST_UTIL_H_
-#define SWITCHBOARD_TESTS_STORE_SQLITE_STORE_TEST_UTIL_H_
+#ifndef SWITCHBOARD_TESTS_STORE_STORE_TEST_UTIL_H_
+#define SWITCHBOARD_TESTS_STORE_STORE_TEST_UTIL_H_
 
 #include <sqlite3.h>
 
@@ -22,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "services/store/postgres_connection.h"
 #include "services/store/sqlite_store.h"
 #include "services/store/store.h"
 
@@ -36,7 +39,7 @@
     EXPECT_TRUE(sb_status.ok()) << sb_status; \
   } while (0)
 
-namespace switchboard::sqlite_store_test {
+namespace switchboard::store_test {
 
 // A fresh directory of its own under TEST_TMPDIR ("" and a test failure when
 // it cannot be made).
@@ -102,20 +105,69 @@ class SqliteStoreOpenTest : public ::testing::Test {
   std::string dir_;
 };
 
-// The Store methods, on a store opened for each test.
-class SqliteStoreTest : public ::testing::Test {
+// A fresh SQLite store in a temporary directory, and what a test may do
+// behind its back.
+class SqliteKind {
+ public:
+  static constexpr char kName[] = "sqlite";
+  // The tables a fresh store has, in name order.
+  static constexpr char kTables[] = "identities,sessions,user_at,users";
+
+  // A new store in a new directory (null and a test failure if it fails).
+  std::unique_ptr<Store> Open();
+  int64_t RowCount(absl::string_view table);
+  std::string Tables();
+  // Writes a name through a connection of the test's own.
+  void InsertIdentityBehindTheBack(absl::string_view address, absl::string_view name);
+  std::optional<std::string> HashBehindTheBack(absl::string_view user);
+
+ private:
+  std::string dir_;
+};
+
+// A fresh database on the test binary's PostgreSQL server.
+class PostgresKind {
+ public:
+  static constexpr char kName[] = "postgresql";
+  static constexpr char kTables[] = "identities,login_failures,sessions,user_at,users";
+
+  std::unique_ptr<Store> Open();
+  int64_t RowCount(absl::string_view table);
+  std::string Tables();
+  void InsertIdentityBehindTheBack(absl::string_view address, absl::string_view name);
+  std::optional<std::string> HashBehindTheBack(absl::string_view user);
+
+ private:
+  // The first row's first column of `sql` (text), on a connection of the
+  // test's own.
+  std::optional<std::string> Query(const std::string& sql);
+  std::string uri_;
+};
+
+// The Store methods, on a store of each kind opened for each test.
+template <typename Kind>
+class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir();
-    ASSERT_FALSE(dir_.empty());
-    store_ = OpenStore(dir_ + "/data");
+    store_ = kind_.Open();
     ASSERT_NE(store_, nullptr);
   }
 
-  std::string dir_;
-  std::unique_ptr<SqliteStore> store_;
+  Kind kind_;
+  std::unique_ptr<Store> store_;
 };
 
-}  // namespace switchboard::sqlite_store_test
+class KindNames {
+ public:
+  template <typename Kind>
+  static std::string GetName(int) {
+    return Kind::kName;
+  }
+};
 
-#endif  // SWITCHBOARD_TESTS_STORE_SQLITE_STORE_TEST_UTIL_H_
+using StoreKinds = ::testing::Types<SqliteKind, PostgresKind>;
+TYPED_TEST_SUITE(StoreTest, StoreKinds, KindNames);
+
+}  // namespace switchboard::store_test
+
+#endif  // SWITCHBOARD_TESTS_STORE_STORE_TEST_UTIL_H_

@@ -1,6 +1,6 @@
 // Copyright Switchboard authors.
 //
-// SqliteStore from many threads at once: mixed operations from a thread
+// Each Store from many threads at once: mixed operations from a thread
 // pool, more callers than pooled connections, and racing AddUser calls.
 
 #include <atomic>
@@ -23,9 +23,9 @@
 #include "reactor/thread_pool.h"
 #include "services/store/sqlite_store.h"
 #include "services/store/store.h"
-#include "tests/store/sqlite_store_test_util.h"
+#include "tests/store/store_test_util.h"
 
-namespace switchboard::sqlite_store_test {
+namespace switchboard::store_test {
 namespace {
 
 using ::testing::IsEmpty;
@@ -64,7 +64,7 @@ std::string Token(int task, int op) {
 constexpr int kTasks = 8;
 constexpr int kOpsPerTask = 100;
 
-TEST_F(SqliteStoreTest, ConcurrentMixedOperationsFromAThreadPool) {
+TYPED_TEST(StoreTest, ConcurrentMixedOperationsFromAThreadPool) {
   absl::Mutex mu;
   std::vector<std::string> errors;  // guarded by mu
   std::atomic<int> calls{0};
@@ -80,7 +80,7 @@ TEST_F(SqliteStoreTest, ConcurrentMixedOperationsFromAThreadPool) {
     absl::BlockingCounter done(kTasks);
     for (int task = 0; task < kTasks; ++task) {
       ASSERT_TRUE(pool.Submit([&, task]() {
-        Store& store = *store_;
+        Store& store = *this->store_;
         for (int op = 0; op < kOpsPerTask; ++op) {
           const std::string tag = absl::StrCat("task ", task, " op ", op, ": ");
           switch (op % 5) {
@@ -154,18 +154,18 @@ TEST_F(SqliteStoreTest, ConcurrentMixedOperationsFromAThreadPool) {
       SCOPED_TRACE(absl::StrCat("task ", task, " op ", op));
       switch (op % 5) {
         case 0:
-          EXPECT_EQ(NameOf(*store_, Addr(task, op)), UserName(task, op));
+          EXPECT_EQ(NameOf(*this->store_, Addr(task, op)), UserName(task, op));
           break;
         case 1:
-          EXPECT_EQ(HashOf(*store_, UserName(task, op)), Token(task, op).substr(0, 3) + "h");
+          EXPECT_EQ(HashOf(*this->store_, UserName(task, op)), Token(task, op).substr(0, 3) + "h");
           break;
         case 2:
-          ExpectSession(SessionOf(*store_, Token(task, op)),
+          ExpectSession(SessionOf(*this->store_, Token(task, op)),
                         {UserName(task, op - 1), kCreated + absl::Microseconds(op),
                          kExpires + absl::Microseconds(task)});
           break;
         case 3:
-          EXPECT_EQ(UserAtOf(*store_, Addr(task, op)), UserName(task, op - 2));
+          EXPECT_EQ(UserAtOf(*this->store_, Addr(task, op)), UserName(task, op - 2));
           break;
         default:
           break;
@@ -173,16 +173,15 @@ TEST_F(SqliteStoreTest, ConcurrentMixedOperationsFromAThreadPool) {
     }
   }
   // Nothing beyond what was written.
-  store_.reset();
-  RawDb raw(dir_ + "/data/switchboard.db");
+  this->store_.reset();
   const int64_t each = kTasks * kOpsPerTask / 5;
-  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM identities"), each);
-  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM users"), each);
-  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM sessions"), each);
-  EXPECT_EQ(raw.QueryInt("SELECT count(*) FROM user_at"), each);
+  EXPECT_EQ(this->kind_.RowCount("identities"), each);
+  EXPECT_EQ(this->kind_.RowCount("users"), each);
+  EXPECT_EQ(this->kind_.RowCount("sessions"), each);
+  EXPECT_EQ(this->kind_.RowCount("user_at"), each);
 }
 
-TEST_F(SqliteStoreTest, MoreConcurrentCallersThanPooledConnections) {
+TYPED_TEST(StoreTest, MoreConcurrentCallersThanPooledConnections) {
   // More threads at once than the store keeps idle connections (16), so that
   // connections are opened beyond the pool and closed when returned.
   constexpr int kThreads = 24;
@@ -197,9 +196,9 @@ TEST_F(SqliteStoreTest, MoreConcurrentCallersThanPooledConnections) {
         return;
       }
       for (int op = 0; op < kOps; ++op) {
-        absl::Status s = store_->SetName(Addr(t, op), UserName(t, op));
+        absl::Status s = this->store_->SetName(Addr(t, op), UserName(t, op));
         if (s.ok()) {
-          absl::StatusOr<std::optional<std::string>> name = store_->FindName(Addr(t, op));
+          absl::StatusOr<std::optional<std::string>> name = this->store_->FindName(Addr(t, op));
           if (!name.ok()) {
             s = name.status();
           } else if (*name != UserName(t, op)) {
@@ -217,11 +216,12 @@ TEST_F(SqliteStoreTest, MoreConcurrentCallersThanPooledConnections) {
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_TRUE(results[t].ok()) << t << ": " << results[t];
   for (int t = 0; t < kThreads; ++t) {
-    for (int op = 0; op < kOps; ++op) EXPECT_EQ(NameOf(*store_, Addr(t, op)), UserName(t, op));
+    for (int op = 0; op < kOps; ++op)
+      EXPECT_EQ(NameOf(*this->store_, Addr(t, op)), UserName(t, op));
   }
 }
 
-TEST_F(SqliteStoreTest, RacingAddUserOfTheSameNameExactlyOneWins) {
+TYPED_TEST(StoreTest, RacingAddUserOfTheSameNameExactlyOneWins) {
   constexpr int kRounds = 20;
   for (int round = 0; round < kRounds; ++round) {
     SCOPED_TRACE(round);
@@ -231,7 +231,7 @@ TEST_F(SqliteStoreTest, RacingAddUserOfTheSameNameExactlyOneWins) {
     std::vector<std::thread> threads;
     for (int t = 0; t < 2; ++t) {
       threads.emplace_back([&, t] {
-        results[t] = start.Wait() ? store_->AddUser(user, absl::StrCat("hash-", t))
+        results[t] = start.Wait() ? this->store_->AddUser(user, absl::StrCat("hash-", t))
                                   : absl::DeadlineExceededError("gate");
       });
     }
@@ -241,9 +241,9 @@ TEST_F(SqliteStoreTest, RacingAddUserOfTheSameNameExactlyOneWins) {
     ASSERT_EQ(winners, 1) << results[0] << " / " << results[1];
     const int winner = results[0].ok() ? 0 : 1;
     EXPECT_EQ(results[1 - winner].code(), absl::StatusCode::kAlreadyExists) << results[1 - winner];
-    EXPECT_EQ(HashOf(*store_, user), absl::StrCat("hash-", winner));
+    EXPECT_EQ(HashOf(*this->store_, user), absl::StrCat("hash-", winner));
   }
 }
 
 }  // namespace
-}  // namespace switchboard::sqlite_store_test
+}  // namespace switchboard::store_test

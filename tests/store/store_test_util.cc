@@ -1,6 +1,6 @@
 // Copyright Switchboard authors.
 
-#include "tests/store/sqlite_store_test_util.h"
+#include "tests/store/store_test_util.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -12,13 +12,15 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "services/store/postgres_store.h"
+#include "tests/testing/postgres_cluster.h"
 
-namespace switchboard::sqlite_store_test {
+namespace switchboard::store_test {
 
 std::string MakeTempDir() {
   const char* base = std::getenv("TEST_TMPDIR");
   std::string pattern =
-      absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/sqlite_store_test.XXXXXX");
+      absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/store_test.XXXXXX");
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   const char* made = mkdtemp(buffer.data());
@@ -143,4 +145,106 @@ std::vector<std::string> BinaryHashes() {
           std::string(1, '\0')};
 }
 
-}  // namespace switchboard::sqlite_store_test
+std::unique_ptr<Store> SqliteKind::Open() {
+  dir_ = MakeTempDir();
+  if (dir_.empty()) return nullptr;
+  return OpenStore(dir_ + "/data");
+}
+
+int64_t SqliteKind::RowCount(absl::string_view table) {
+  return RawDb(dir_ + "/data/switchboard.db")
+      .QueryInt(absl::StrCat("SELECT count(*) FROM ", table));
+}
+
+std::string SqliteKind::Tables() { return RawDb(dir_ + "/data/switchboard.db").Tables(); }
+
+void SqliteKind::InsertIdentityBehindTheBack(absl::string_view address, absl::string_view name) {
+  RawDb raw(dir_ + "/data/switchboard.db");
+  EXPECT_EQ(raw.Exec(absl::StrCat("INSERT INTO identities VALUES ('", address, "', '", name, "')")),
+            "");
+}
+
+std::optional<std::string> SqliteKind::HashBehindTheBack(absl::string_view user) {
+  return RawDb(dir_ + "/data/switchboard.db")
+      .QueryText(absl::StrCat("SELECT password_hash FROM users WHERE name = '", user, "'"));
+}
+
+namespace {
+
+// One server per test binary, started on first use and dropped when the
+// tests end.
+testing::PostgresCluster* Cluster() {
+  class Holder : public ::testing::Environment {
+   public:
+    void TearDown() override { cluster.reset(); }
+    std::unique_ptr<testing::PostgresCluster> cluster;
+  };
+  static Holder* const holder = [] {
+    auto* made = new Holder;
+    ::testing::AddGlobalTestEnvironment(made);  // owned by gtest from here
+    absl::StatusOr<std::unique_ptr<testing::PostgresCluster>> cluster =
+        testing::PostgresCluster::Start();
+    if (cluster.ok()) made->cluster = *std::move(cluster);
+    if (!cluster.ok()) ADD_FAILURE() << cluster.status();
+    return made;
+  }();
+  return holder->cluster.get();
+}
+
+}  // namespace
+
+std::unique_ptr<Store> PostgresKind::Open() {
+  testing::PostgresCluster* cluster = Cluster();
+  if (cluster == nullptr) return nullptr;
+  absl::StatusOr<std::string> uri = cluster->CreateDatabase();
+  if (!uri.ok()) {
+    ADD_FAILURE() << uri.status();
+    return nullptr;
+  }
+  uri_ = *uri;
+  absl::StatusOr<std::unique_ptr<PostgresStore>> store = PostgresStore::Open(uri_, 8);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
+std::optional<std::string> PostgresKind::Query(const std::string& sql) {
+  absl::StatusOr<std::unique_ptr<PgConnection>> connection = PgConnection::Connect(uri_);
+  if (!connection.ok()) {
+    ADD_FAILURE() << connection.status();
+    return std::nullopt;
+  }
+  absl::StatusOr<PgResult> result = (*connection)->Query(sql.c_str());
+  if (!result.ok()) {
+    ADD_FAILURE() << result.status();
+    return std::nullopt;
+  }
+  if (result->rows() == 0 || result->IsNull(0, 0)) return std::nullopt;
+  return std::string(result->Bytes(0, 0));
+}
+
+int64_t PostgresKind::RowCount(absl::string_view table) {
+  std::optional<std::string> text = Query(absl::StrCat("SELECT count(*) FROM ", table));
+  return text.has_value() ? std::strtoll(text->c_str(), nullptr, 10) : -1;
+}
+
+std::string PostgresKind::Tables() {
+  return Query(
+             "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables"
+             " WHERE schemaname = 'public' AND tablename <> 'switchboard_schema'")
+      .value_or("");
+}
+
+void PostgresKind::InsertIdentityBehindTheBack(absl::string_view address, absl::string_view name) {
+  // Plain ASCII only: the test's own literals.
+  EXPECT_TRUE(Query(absl::StrCat("INSERT INTO identities VALUES (convert_to('", address,
+                                 "', 'UTF8'), convert_to('", name, "', 'UTF8')) RETURNING 1"))
+                  .has_value());
+}
+
+std::optional<std::string> PostgresKind::HashBehindTheBack(absl::string_view user) {
+  return Query(absl::StrCat(
+      "SELECT convert_from(password_hash, 'UTF8') FROM users WHERE name = convert_to('", user,
+      "', 'UTF8')"));
+}
+
+}  // namespace switchboard::store_test
