@@ -10,8 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
+#include "services/auth/memory_failure_limiter.h"
+#include "services/auth/shared_failure_limiter.h"
 #include "services/models/blocking_hosting.h"
 #include "services/reactor_hosting.h"
+#include "services/store/postgres_store.h"
 #include "services/store/sqlite_store.h"
 
 namespace switchboard {
@@ -143,7 +146,9 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (config.session_ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--session_ttl must be positive");
   }
-  if (config.data_dir.empty()) {
+  if (config.store != "sqlite") {
+    if (absl::Status s = CheckPostgresUri(config.store); !s.ok()) return s;
+  } else if (config.data_dir.empty()) {
     return absl::InvalidArgumentError("--data_dir must name a directory");
   }
   if (config.idle_timeout <= absl::ZeroDuration()) {
@@ -175,14 +180,34 @@ absl::Status Server::OpenResources() {
     needs_passwords |= spec.needs_passwords;
   }
   if (needs_store) {
-    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(config_.data_dir);
-    if (!store.ok()) return store.status();
-    store_ = *std::move(store);
+    if (absl::Status s = OpenStore(); !s.ok()) return s;
   }
   if (needs_passwords) {
     hasher_ = std::make_unique<PasswordHasher>(config_.pwhash_cost);
-    limiter_ = std::make_unique<FailureLimiter>(main_loop_->clock());
+    if (FailureLog* shared = store_->shared_failure_log(); shared != nullptr) {
+      limiter_ = std::make_unique<SharedFailureLimiter>(shared, calendar_);
+    } else {
+      limiter_ = std::make_unique<MemoryFailureLimiter>(main_loop_->clock());
+    }
   }
+  return absl::OkStatus();
+}
+
+absl::Status Server::OpenStore() {
+  if (config_.store == "sqlite") {
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(config_.data_dir);
+    if (!store.ok()) return store.status();
+    store_ = *std::move(store);
+    return absl::OkStatus();
+  }
+  // One connection per worker, the only threads that call the store (the
+  // blocking models' connection threads share them, waiting their turn).
+  absl::StatusOr<std::unique_ptr<PostgresStore>> store =
+      PostgresStore::Open(config_.store, config_.workers);
+  if (!store.ok()) {
+    return absl::Status(store.status().code(), absl::StrCat("--store: ", store.status().message()));
+  }
+  store_ = *std::move(store);
   return absl::OkStatus();
 }
 
@@ -197,6 +222,13 @@ void Server::PurgeExpiredSessions() {
       LOG(WARNING) << "store: dropping expired sessions failed: " << purged.status();
     } else if (*purged > 0) {
       LOG(INFO) << "store: dropped " << *purged << " expired session(s)";
+    }
+    FailureLog* failures = store->shared_failure_log();
+    if (failures == nullptr) return;
+    absl::StatusOr<int> forgotten =
+        failures->DeleteFailuresBefore(calendar->Now() - kLoginFailureWindow);
+    if (!forgotten.ok()) {
+      LOG(WARNING) << "store: dropping old failed logins failed: " << forgotten.status();
     }
   });
 }

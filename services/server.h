@@ -62,7 +62,8 @@ struct ServerConfig {
   absl::Duration shutdown_grace = absl::Seconds(2);
   int max_connections = 10000;
   size_t echo_chunk = 1024;
-  // identity and auth
+  // identity and auth: "sqlite" (in data_dir) or a postgresql:// URI
+  std::string store = "sqlite";
   std::string data_dir = "./switchboard-data";
   PwhashCost pwhash_cost = PwhashCost::kInteractive;
   absl::Duration session_ttl = absl::Hours(24);
@@ -114,12 +115,15 @@ class Server {
   // Opens what the services asked for in the table share (the store, the
   // password hasher and failure limiter), when any of them runs.
   absl::Status OpenResources();
+  // The store --store names.
+  absl::Status OpenStore();
   // Makes each service and binds its listener; the TCP ones are returned
   // for the hosting, the chat is bound on the main loop.
   absl::StatusOr<std::vector<ListeningService>> BindServices();
   // The TcpHosting of config.model.
   absl::Status Host(std::vector<ListeningService> services);
-  // Drops expired sessions, on the worker pool; runs hourly.
+  // Drops expired sessions (and failed logins out of the window), on the
+  // worker pool; runs hourly.
   void PurgeExpiredSessions();
 
   const ServerConfig config_;

@@ -50,7 +50,11 @@ DEFINE_string(dispatch, "auto",
               "auto: cheap services run on the I/O thread, the others on the "
               "worker pool; pool: every service on the worker pool (reactor model only)");
 DEFINE_string(poller, "", "epoll, poll or kqueue (default: the best this platform has)");
-DEFINE_string(data_dir, "./switchboard-data", "Where the store lives");
+DEFINE_string(data_dir, "./switchboard-data", "Where the SQLite store lives (--store=sqlite)");
+DEFINE_string(store, "sqlite",
+              "Where identity and auth keep their data: sqlite (in --data_dir, one server) or "
+              "postgresql://USER@HOST:PORT/DB (shared by several servers; the password comes "
+              "from PGPASSWORD or ~/.pgpass)");
 DEFINE_string(idle_timeout, "300s",
               "Close a connection that sent nothing, or did not read its replies, this long");
 DEFINE_int32(max_connections, 10000, "Connections past this many are accepted and closed at once");
@@ -147,6 +151,7 @@ ServerConfig ConfigFromFlags() {
   absl::StatusOr<PwhashCost> cost = ParsePwhashCost(FLAGS_pwhash_cost);
   if (!cost.ok()) FailStartup(absl::StrCat("--pwhash_cost: ", cost.status().message()));
   config.pwhash_cost = *cost;
+  config.store = FLAGS_store;
   config.data_dir = FLAGS_data_dir;
   // Under `bazel run` the process starts in the runfiles tree; a relative
   // --data_dir means the directory the command was typed in.
@@ -194,6 +199,11 @@ void LogStartup(const ServerConfig& config, const EventLoop& main_loop, const Se
                    "connection at a time (the others wait in the backlog), services "
                 << FLAGS_services;
       break;
+  }
+  if (config.store != "sqlite" && (absl::StrContains(FLAGS_services, "auth") ||
+                                   absl::StrContains(FLAGS_services, "identity"))) {
+    // The URI holds no password (refused at start-up).
+    LOG(INFO) << "store: PostgreSQL at " << config.store;
   }
   if (config.pwhash_cost == PwhashCost::kMin && absl::StrContains(FLAGS_services, "auth")) {
     LOG(WARNING) << "--pwhash_cost=min: passwords are hashed at libsodium's minimum "

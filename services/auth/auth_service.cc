@@ -139,7 +139,7 @@ class AuthSession final : public Session {
     }
     if (TooManyFailures(user, out)) return;
     if (!CheckPassword(user, password, out)) return;
-    limiter_->RecordSuccess(user, address_);
+    ForgetFailures(user);
     LOG(INFO) << "auth: connection " << id_ << ": " << address_ << " logged in as " << user;
     std::string token;
     if (!StartSession(user, &token, out)) return;
@@ -195,7 +195,7 @@ class AuthSession final : public Session {
     }
     if (TooManyFailures(user_, out)) return;
     if (!CheckPassword(user_, old_password, out)) return;
-    limiter_->RecordSuccess(user_, address_);
+    ForgetFailures(user_);
     absl::StatusOr<std::string> hash = hasher_->Hash(new_password);
     if (!hash.ok()) return Fail("hashing a password", hash.status(), out);
     if (absl::Status s = store_->SetPasswordHash(user_, *hash); !s.ok()) {
@@ -209,8 +209,16 @@ class AuthSession final : public Session {
   }
 
   // Replies 429 and returns true while `user` or this address is locked out.
+  // A count that cannot be read refuses the attempt (451): an attempt
+  // that is not counted would be a free guess.
   bool TooManyFailures(absl::string_view user, Replies& out) {
-    std::optional<absl::Duration> wait = limiter_->RetryAfter(user, address_);
+    absl::StatusOr<std::optional<absl::Duration>> retry_after =
+        limiter_->RetryAfter(user, address_);
+    if (!retry_after.ok()) {
+      Fail("reading the failed logins", retry_after.status(), out);
+      return true;
+    }
+    const std::optional<absl::Duration>& wait = *retry_after;
     if (!wait.has_value()) return false;
     VLOG(1) << "auth: connection " << id_ << ": " << user << " from " << address_
             << " locked out for " << absl::FormatDuration(*wait);
@@ -234,7 +242,12 @@ class AuthSession final : public Session {
       ok = false;
     }
     if (!ok) {
-      limiter_->RecordFailure(user, address_);
+      if (absl::Status s = limiter_->RecordFailure(user, address_); !s.ok()) {
+        // Not counted: answered as a failure of ours, so that the guess
+        // learns nothing either.
+        Fail("counting a failed login", s, out);
+        return false;
+      }
       LOG(INFO) << "auth: connection " << id_ << ": wrong credentials for " << user << " from "
                 << address_;
       out.Reply(kInvalidCredentials);
@@ -290,6 +303,14 @@ class AuthSession final : public Session {
       return false;
     }
     return true;
+  }
+
+  // A success clears the counts; if that fails they only expire later.
+  void ForgetFailures(absl::string_view user) {
+    if (absl::Status s = limiter_->RecordSuccess(user, address_); !s.ok()) {
+      LOG(WARNING) << "auth: connection " << id_ << ": clearing the failed logins of " << user
+                   << ": " << s;
+    }
   }
 
   void Fail(absl::string_view what, const absl::Status& status, Replies& out) {

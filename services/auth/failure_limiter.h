@@ -4,69 +4,45 @@
 // Once `max_failures` failed attempts for one user name, or from one
 // address, fall within `window`, further attempts are refused until the
 // oldest of them leaves the window. A success clears the user's and the
-// address's count. State lives in memory: a restart forgets it.
+// address's count.
 //
-// Memory is bounded: at most `max_keys` user names and as many addresses
-// are tracked; when full, stale entries go first, then arbitrary ones (an
-// attacker spraying names loses the per-name count, never the per-address
-// one of its own address unless it also sprays addresses).
+// Two implementations: MemoryFailureLimiter for a server alone on its store,
+// SharedFailureLimiter over the store's FailureLog for servers that share a
+// store, so that N servers give a guesser no more tries than one.
 
 #ifndef SWITCHBOARD_SERVICES_AUTH_FAILURE_LIMITER_H_
 #define SWITCHBOARD_SERVICES_AUTH_FAILURE_LIMITER_H_
 
-#include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <string>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/inlined_vector.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "reactor/clock.h"
 
 namespace switchboard {
+
+// The policy of SPEC.md: 5 failures per 15 minutes per user and per address.
+inline constexpr int kMaxLoginFailures = 5;
+inline constexpr absl::Duration kLoginFailureWindow = absl::Minutes(15);
 
 // `wait` in whole seconds, rounded up, at least 1: what "retry in <n>s" says.
 int64_t RetrySecondsRoundedUp(absl::Duration wait);
 
-// Thread-safe: worker threads call it concurrently. The lock is held for
-// map work only, never across a system call.
+// Thread-safe: worker threads call it concurrently. A call may block on the
+// store, so never from an I/O thread. An error means the count could not be
+// read or kept: the caller refuses the attempt rather than let it through
+// uncounted.
 class FailureLimiter {
  public:
-  explicit FailureLimiter(const Clock* clock, int max_failures = 5,
-                          absl::Duration window = absl::Minutes(15), size_t max_keys = 100000);
-  FailureLimiter(const FailureLimiter&) = delete;
-  FailureLimiter& operator=(const FailureLimiter&) = delete;
+  virtual ~FailureLimiter() = default;
 
   // How long until `user` from `address` may try again; nullopt when now.
-  std::optional<absl::Duration> RetryAfter(absl::string_view user, absl::string_view address);
-  void RecordFailure(absl::string_view user, absl::string_view address);
-  void RecordSuccess(absl::string_view user, absl::string_view address);
-
-  // Entries held, for tests of the memory bound.
-  size_t tracked_users() const;
-  size_t tracked_addresses() const;
-
- private:
-  // The times of the latest failures, oldest first, at most max_failures_.
-  using Failures = absl::InlinedVector<absl::Time, 5>;
-  using FailureMap = absl::flat_hash_map<std::string, Failures>;
-
-  std::optional<absl::Duration> WaitFor(const FailureMap& map, absl::string_view key,
-                                        absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  void Add(FailureMap& map, absl::string_view key, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  const Clock* const clock_;
-  const int max_failures_;
-  const absl::Duration window_;
-  const size_t max_keys_;
-  mutable absl::Mutex mu_;
-  FailureMap by_user_ ABSL_GUARDED_BY(mu_);
-  FailureMap by_address_ ABSL_GUARDED_BY(mu_);
+  virtual absl::StatusOr<std::optional<absl::Duration>> RetryAfter(absl::string_view user,
+                                                                   absl::string_view address) = 0;
+  virtual absl::Status RecordFailure(absl::string_view user, absl::string_view address) = 0;
+  virtual absl::Status RecordSuccess(absl::string_view user, absl::string_view address) = 0;
 };
 
 }  // namespace switchboard

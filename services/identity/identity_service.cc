@@ -14,7 +14,7 @@ namespace switchboard {
 namespace {
 
 constexpr absl::string_view kQuestion = "300 Hello, stranger. What is your name?";
-constexpr absl::string_view kStoreFailed = "451 the name store failed; try again later";
+constexpr absl::string_view kStoreFailed = "451 the server could not do that now; try again later";
 
 class IdentitySession final : public Session {
  public:

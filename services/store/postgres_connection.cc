@@ -8,6 +8,8 @@
 #include "absl/base/internal/endian.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace switchboard {
@@ -15,9 +17,15 @@ namespace {
 
 constexpr int kBinary = 1;
 
-// libpq's messages end with a newline; a log line should not.
-std::string Trimmed(const char* message) {
-  return std::string(absl::StripTrailingAsciiWhitespace(message == nullptr ? "" : message));
+// libpq's messages span lines ("...failed: Connection refused\n\tIs the
+// server running...?\n"); an error line should not.
+std::string OneLine(const char* message) {
+  std::vector<std::string> parts;
+  for (absl::string_view part : absl::StrSplit(message == nullptr ? "" : message, '\n')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (!part.empty()) parts.emplace_back(part);
+  }
+  return absl::StrJoin(parts, " ");
 }
 
 bool SqlStateMeansUnavailable(absl::string_view state) {
@@ -68,7 +76,7 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   auto connection = std::unique_ptr<PgConnection>(new PgConnection(conn));
   if (PQstatus(conn) != CONNECTION_OK) {
     return absl::UnavailableError(
-        absl::StrCat("cannot connect to PostgreSQL: ", Trimmed(PQerrorMessage(conn))));
+        absl::StrCat("cannot connect to PostgreSQL: ", OneLine(PQerrorMessage(conn))));
   }
   // A reply is sent only after its commit is on the server's disk, whatever
   // the server's own default says.
@@ -86,7 +94,7 @@ absl::Status PgConnection::Check(const PGresult* result, absl::string_view what)
   const char* state = result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
   const std::string message = absl::StrCat(
       "postgresql: ", what, ": ",
-      Trimmed(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_)));
+      OneLine(result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_)));
   if (broken() || (state != nullptr && SqlStateMeansUnavailable(state))) {
     return absl::UnavailableError(message);
   }
