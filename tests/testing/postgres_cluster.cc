@@ -37,12 +37,12 @@ std::string ValueOf(const std::vector<std::string>& env, absl::string_view name)
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start() {
+absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start(bool fsync) {
   const int port = UnusedTcpPort();
   if (port < 0) return absl::InternalError("no free TCP port for PostgreSQL");
   absl::StatusOr<ChildProcess> holder =
-      ChildProcess::Start({kPgVirtualenv, "-t", "-o", "fsync=off", "-c", absl::StrCat("-p ", port),
-                           "/bin/sh", "-c", kHolderScript});
+      ChildProcess::Start({kPgVirtualenv, "-t", "-o", fsync ? "fsync=on" : "fsync=off", "-c",
+                           absl::StrCat("-p ", port), "/bin/sh", "-c", kHolderScript});
   if (!holder.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot run ", kPgVirtualenv,

@@ -3,7 +3,8 @@
 // postgres_cluster.h: `PostgresCluster`, a real, throw-away PostgreSQL 15
 // server for tests, made by pg_virtualenv (postgresql-common; works as root,
 // keeps everything in a temporary directory with -t) on a port the kernel
-// found free, with fsync off: these tests are about semantics, not disks.
+// found free, with fsync off unless asked (tests are about semantics, not
+// disks; benchmarks ask for it).
 // It lives as long as the object: pg_virtualenv runs a command that waits
 // on its stdin, and drops the cluster when the object closes that pipe (or
 // when the test process dies).
@@ -29,7 +30,7 @@ class PostgresCluster {
  public:
   // Also sets PGPASSWORD in this process, so that libpq here (and every
   // child started afterwards) can log in.
-  static absl::StatusOr<std::unique_ptr<PostgresCluster>> Start();
+  static absl::StatusOr<std::unique_ptr<PostgresCluster>> Start(bool fsync = false);
   ~PostgresCluster();
   PostgresCluster(const PostgresCluster&) = delete;
   PostgresCluster& operator=(const PostgresCluster&) = delete;
