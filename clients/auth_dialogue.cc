@@ -12,7 +12,7 @@ namespace switchboard {
 
 AuthDialogue::AuthDialogue(uint32_t id, const LoadConfig& config, const std::string& run_id)
     : id_(id),
-      target_(config.target.ToString()),
+      target_(config.TargetFor(id).ToString()),
       codec_(MakeCodec(config.framing)),
       user_(absl::StrCat("load", id, "-", run_id)),
       password_(config.password),

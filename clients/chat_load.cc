@@ -71,6 +71,7 @@ class ChatLoadMember final : public LoadClient {
         tally_(thread->chat()),
         text_(text),
         id_(id),
+        target_(config_.TargetFor(id)),
         nick_(absl::StrCat("load", id, "-", thread->run_id())),
         run_suffix_(absl::StrCat("-", thread->run_id())),
         join_retry_(
@@ -109,6 +110,7 @@ class ChatLoadMember final : public LoadClient {
   ChatTally* const tally_;
   const ChatText& text_;
   const uint32_t id_;
+  const InetAddress target_;  // the server this member joins
   const std::string nick_;
   const std::string run_suffix_;  // what ends the nicks of this run
   const absl::Duration join_retry_;
@@ -139,7 +141,7 @@ void ChatLoadMember::Open() {
   if (state_ != State::kIdle) return;
   const absl::Time now = thread_->loop()->Now();
   InetAddress local;  // 0.0.0.0:0
-  if (config_.target.is_ipv6()) {
+  if (target_.is_ipv6()) {
     absl::StatusOr<InetAddress> any = InetAddress::Parse("::", 0);
     if (any.ok()) local = *any;
   }
@@ -161,7 +163,7 @@ void ChatLoadMember::Open() {
 }
 
 void ChatLoadMember::Send(absl::string_view datagram, absl::Time now) {
-  socket_->SendTo(config_.target, datagram);
+  socket_->SendTo(target_, datagram);
   socket_->Flush();
   last_sent_ = now;
   if (unanswered_since_ == absl::InfiniteFuture()) unanswered_since_ = now;
@@ -191,7 +193,7 @@ absl::Time ChatLoadMember::SendDue(absl::Time now) {
         const absl::Time at = schedule_.Intended(sent_);
         text_.Write(static_cast<uint64_t>(absl::ToInt64Nanoseconds(at - timeline_.start)), id_,
                     sent_, datagram_.data() + text_at_);
-        socket_->SendTo(config_.target, datagram_);
+        socket_->SendTo(target_, datagram_);
         ++stats.replies_total;
         stats.bytes_total += size;
         if (timeline_.InWindow(at)) {
@@ -216,8 +218,8 @@ void ChatLoadMember::Check(absl::Time now) {
     case State::kJoining:
       if (now - join_started_ >= config_.timeout) {
         Fail(LoadErrorKind::kTimeout, [&] {
-          return absl::StrCat(Who(), ": no answer to JOIN from ", config_.target.ToString(),
-                              " within ", absl::FormatDuration(config_.timeout),
+          return absl::StrCat(Who(), ": no answer to JOIN from ", target_.ToString(), " within ",
+                              absl::FormatDuration(config_.timeout),
                               " (is the target the chat service's UDP port?)");
         });
       } else if (now - join_sent_ >= join_retry_) {

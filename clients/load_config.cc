@@ -232,6 +232,12 @@ absl::Status ValidateLoadConfig(const LoadConfig& config) {
   return absl::OkStatus();
 }
 
+std::string LoadConfig::TargetsText() const {
+  std::string text = target.ToString();
+  for (const InetAddress& more : more_targets) absl::StrAppend(&text, ",", more.ToString());
+  return text;
+}
+
 std::string NewLoadRunId() {
   // The pid and a random number: unique enough that no earlier run's users
   // or nicks are met (at most 7 + 1 + 8 characters).

@@ -108,7 +108,10 @@ inline constexpr size_t kMaxChatText = 1100;
 
 struct LoadConfig {
   LoadScenario scenario = LoadScenario::kEcho;
-  InetAddress target;                           // the service: echo, auth (TCP) or chat (UDP)
+  InetAddress target;  // the service: echo, auth (TCP) or chat (UDP)
+  // Further servers of the same service: connection (or member) i goes to
+  // TargetFor(i), so that one run spreads over several server processes.
+  std::vector<InetAddress> more_targets;
   int connections = 10;                         // chat: members
   size_t message_size = 1024;                   // echo: payload bytes, framing excluded;
                                                 // chat: text bytes; auth: unused
@@ -136,6 +139,15 @@ struct LoadConfig {
   std::string run_id;
   // auth: every user's password (8 to 256 bytes, no whitespace).
   std::string password = "switchboard-load";
+
+  // The server of connection `id`: the targets in turn.
+  const InetAddress& TargetFor(uint32_t id) const {
+    const size_t n = 1 + more_targets.size();
+    const size_t k = id % n;
+    return k == 0 ? target : more_targets[k - 1];
+  }
+  // Every target, comma-separated, for reports.
+  std::string TargetsText() const;
 };
 
 // Checks that `config` describes a load that can run: counts at least 1,

@@ -26,6 +26,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "clients/load_generator.h"
@@ -41,7 +42,8 @@
 DEFINE_string(target, "127.0.0.1:7007",
               "The service to load, as host:port ([addr]:port for IPv6). The default is the "
               "echo service; point it at the auth service (7009) for --scenario=auth and at "
-              "the chat service's UDP port (7010) for --scenario=chat");
+              "the chat service's UDP port (7010) for --scenario=chat. Several, "
+              "comma-separated (servers of one service): connections take them in turn");
 DEFINE_string(scenario, "echo",
               "What to load. echo: messages echoed, every byte checked. auth: each "
               "connection registers a user of its own (load<n>-<run id>) once, then logs in "
@@ -178,9 +180,11 @@ LoadConfig ConfigFromFlags() {
   }
   LoadConfig config;
   config.scenario = *scenario;
+  const std::vector<std::string> targets = absl::StrSplit(FLAGS_target, ',');
   std::string host;
   uint16_t port = 0;
-  ParseTarget(FLAGS_target, &host, &port);
+  for (const std::string& target : targets) ParseTarget(target, &host, &port);
+  ParseTarget(targets.front(), &host, &port);
   CheckNumberFlags();
   absl::StatusOr<Framing> framing = ParseFraming(FLAGS_framing);
   if (!framing.ok()) {
@@ -225,14 +229,21 @@ LoadConfig ConfigFromFlags() {
   if (absl::Status s = ValidateLoadConfig(config); !s.ok()) {
     BadFlag(kProgram, absl::StrCat("bad flags: ", s.message()));
   }
-  absl::StatusOr<std::vector<InetAddress>> addresses = InetAddress::Resolve(
-      host, port, config.scenario == LoadScenario::kChat ? SOCK_DGRAM : SOCK_STREAM);
-  if (!addresses.ok() || addresses->empty()) {
-    std::cerr << "load: cannot resolve " << host << ": "
-              << (addresses.ok() ? "no address" : addresses.status().message()) << std::endl;
-    std::exit(kLoadFailed);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    ParseTarget(targets[i], &host, &port);
+    absl::StatusOr<std::vector<InetAddress>> addresses = InetAddress::Resolve(
+        host, port, config.scenario == LoadScenario::kChat ? SOCK_DGRAM : SOCK_STREAM);
+    if (!addresses.ok() || addresses->empty()) {
+      std::cerr << "load: cannot resolve " << host << ": "
+                << (addresses.ok() ? "no address" : addresses.status().message()) << std::endl;
+      std::exit(kLoadFailed);
+    }
+    if (i == 0) {
+      config.target = addresses->front();
+    } else {
+      config.more_targets.push_back(addresses->front());
+    }
   }
-  config.target = addresses->front();
   if (config.scenario != LoadScenario::kEcho) config.run_id = NewLoadRunId();
   return config;
 }

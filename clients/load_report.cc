@@ -57,7 +57,7 @@ std::string DescribeLoad(const LoadConfig& c) {
                            c.rate, c.depth)
                      : (c.depth == 1 ? std::string("closed loop, one login at a time")
                                      : absl::StrCat("closed loop, ", c.depth, " logins in flight"));
-      return absl::StrCat("auth at ", c.target.ToString(), ": ", c.connections, " connection(s) (",
+      return absl::StrCat("auth at ", c.TargetsText(), ": ", c.connections, " connection(s) (",
                           FramingName(c.framing),
                           " framing), each REGISTER once then LOGIN over and over as its own "
                           "user (load<n>-",
@@ -68,7 +68,7 @@ std::string DescribeLoad(const LoadConfig& c) {
       return absl::StrFormat(
           "chat at %s (UDP): %d member(s) (load<n>-%s), %.0f msg/s in all (%.2f/s each), "
           "%d-byte texts, %d thread(s); every member counts the broadcasts it receives",
-          c.target.ToString(), c.connections, c.run_id, c.rate, c.rate / c.connections,
+          c.TargetsText(), c.connections, c.run_id, c.rate, c.rate / c.connections,
           static_cast<int>(c.message_size), c.threads);
   }
   std::string mode = c.rate > 0 ? absl::StrFormat(
@@ -77,7 +77,7 @@ std::string DescribeLoad(const LoadConfig& c) {
                                       c.rate, c.depth)
                                 : (c.depth == 1 ? std::string("closed loop, ping-pong")
                                                 : absl::StrCat("closed loop, depth ", c.depth));
-  return absl::StrCat("echo at ", c.target.ToString(), ": ", c.connections, " connection(s), ",
+  return absl::StrCat("echo at ", c.TargetsText(), ": ", c.connections, " connection(s), ",
                       c.message_size, "-byte messages (", FramingName(c.framing), "), ", mode, ", ",
                       c.threads, " thread(s)");
 }
@@ -257,7 +257,7 @@ std::string JsonSummary(const LoadResults& r) {
   };
   add("scenario", JsonString(LoadScenarioName(c.scenario)));
   add("unit", JsonString(LoadUnit(c.scenario)));
-  add("target", JsonString(c.target.ToString()));
+  add("target", JsonString(c.TargetsText()));
   add("framing", c.scenario == LoadScenario::kChat ? "null" : JsonString(FramingName(c.framing)));
   add("run_id", c.scenario == LoadScenario::kEcho ? "null" : JsonString(c.run_id));
   add("connections", absl::StrCat(c.connections));

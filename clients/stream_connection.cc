@@ -35,14 +35,14 @@ StreamConnection::~StreamConnection() {
 }
 
 std::string StreamConnection::ConnectError(int error) const {
-  return absl::StrCat("connect to ", config_.target.ToString(), ": ", std::strerror(error));
+  return absl::StrCat("connect to ", config_.TargetFor(id_).ToString(), ": ", std::strerror(error));
 }
 
 void StreamConnection::Open() {
   if (state_ != State::kIdle) return;
   const absl::Time now = thread_->loop()->Now();
   connect_started_ = now;
-  absl::StatusOr<Socket> socket = Socket::Create(config_.target.family(), SOCK_STREAM);
+  absl::StatusOr<Socket> socket = Socket::Create(config_.TargetFor(id_).family(), SOCK_STREAM);
   if (!socket.ok()) {
     Fail(LoadErrorKind::kConnect, [&] { return std::string(socket.status().message()); });
     return;
@@ -58,8 +58,8 @@ void StreamConnection::Open() {
   watcher_ = std::make_unique<IoWatcher>(thread_->loop(), socket_.fd());
   watcher_->set_read_callback([this] { HandleRead(); });
   watcher_->set_write_callback([this] { HandleWrite(); });
-  const int result =
-      ::connect(socket_.fd(), config_.target.sockaddr_ptr(), config_.target.length());
+  const int result = ::connect(socket_.fd(), config_.TargetFor(id_).sockaddr_ptr(),
+                               config_.TargetFor(id_).length());
   if (result == 0) {
     Established(now);
     return;
@@ -89,8 +89,8 @@ void StreamConnection::Check(absl::Time now) {
     case State::kConnecting:
       if (now - connect_started_ >= config_.timeout) {
         Fail(LoadErrorKind::kConnect, [&] {
-          return absl::StrCat("connect to ", config_.target.ToString(), ": no answer within ",
-                              Seconds(config_.timeout));
+          return absl::StrCat("connect to ", config_.TargetFor(id_).ToString(),
+                              ": no answer within ", Seconds(config_.timeout));
         });
       }
       break;

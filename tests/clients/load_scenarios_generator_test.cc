@@ -10,11 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "clients/load_generator.h"
 #include "gtest/gtest.h"
 #include "tests/testing/allocation_counter.h"
 #include "tests/testing/child_process.h"
+#include "tests/testing/text_client.h"
 
 namespace switchboard {
 namespace {
@@ -63,6 +66,41 @@ TEST_F(LoadScenariosGeneratorTest, AuthFiguresAddUp) {
   EXPECT_EQ(results->bytes, 0u);
   EXPECT_EQ(results->connections_opened, 3);
   EXPECT_FALSE(results->config.run_id.empty()) << "a run id is made when none is given";
+}
+
+// Several targets: connection i goes to target i % n, so one run spreads
+// over several servers. Each server knows exactly the users of its share.
+TEST_F(LoadScenariosGeneratorTest, ConnectionsTakeTheTargetsInTurn) {
+  ASSERT_NO_FATAL_FAILURE(StartServer("auth", LoadScenario::kAuth));
+  absl::StatusOr<ServerProcess> second = ServerProcess::Start({"auth"}, {});
+  ASSERT_TRUE(second.ok()) << second.status();
+  config_.more_targets.push_back(
+      *InetAddress::Parse("127.0.0.1", static_cast<uint16_t>(second->port("auth"))));
+  config_.connections = 4;
+  config_.run_id = "two.servers";
+  EXPECT_EQ(config_.TargetsText(),
+            absl::StrCat("127.0.0.1:", server_->port("auth"), ",127.0.0.1:", second->port("auth")));
+  LoadGenerator generator(config_);
+  absl::StatusOr<LoadResults> results = generator.Run(nullptr);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(results->errors.total(), 0u) << results->errors.first(LoadErrorKind::kMismatch);
+  for (int id = 0; id < 4; ++id) {
+    const int mine = (id % 2 == 0 ? *server_ : *second).port("auth");
+    const int other = (id % 2 == 0 ? *second : *server_).port("auth");
+    const std::string user = absl::StrCat("load", id, "-two.servers");
+    for (int port : {mine, other}) {
+      absl::StatusOr<testing::TextClient> client = testing::TextClient::Connect(port);
+      ASSERT_TRUE(client.ok()) << client.status();
+      client->Next();
+      const std::string reply = client->Ask(absl::StrCat("REGISTER ", user, " any-password"));
+      if (port == mine) {
+        EXPECT_EQ(reply, "409 user exists") << user << " on its own server";
+      } else {
+        EXPECT_TRUE(absl::StartsWith(reply, absl::StrCat("201 registered ", user, ";")))
+            << user << " on the other server: " << reply;
+      }
+    }
+  }
 }
 
 // A run id names the users: a second run with the same one meets the first
