@@ -70,6 +70,9 @@ struct ServerConfig {
   size_t chat_max_members = 1000;
   absl::Duration chat_timeout = absl::Seconds(60);
   double chat_rate = 20;  // commands per second per member
+  // redis://HOST:PORT or unix:///PATH: the room shared by every server
+  // naming it; empty: the room in this process.
+  std::string chat_backplane;
 };
 
 // Checks what flags alone cannot: known and distinct services, framings
@@ -117,6 +120,10 @@ class Server {
   // Makes each service and binds its listener; the TCP ones are returned
   // for the hosting, the chat is bound on the main loop.
   absl::StatusOr<std::vector<ListeningService>> BindServices();
+  // The chat room's shared state named by --chat_backplane (null: none).
+  std::unique_ptr<ChatBackplane> MakeChatBackplane() const;
+  // Runs the main loop until the chat's backplane serves, for a while.
+  absl::Status AwaitChatBackplane();
   // The TcpHosting of config.model.
   absl::Status Host(std::vector<ListeningService> services);
   // Drops expired sessions, on the worker pool; runs hourly.

@@ -78,6 +78,7 @@ class ChatRoom {
   // Members of this server.
   size_t member_count() const { return members_.size(); }
   uint64_t last_sequence() const { return backplane_->next_sequence() - 1; }
+  const ChatBackplane& backplane() const { return *backplane_; }
 
  private:
   struct Member {

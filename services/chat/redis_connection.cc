@@ -204,9 +204,13 @@ void RedisConnection::Lost(absl::string_view why) {
 
 bool RedisConnection::Command(absl::Span<const absl::string_view> args, ReplyCallback done) {
   loop_->AssertInLoopThread();
-  if (!connected_ || context_ == nullptr) return false;
+  if (!connected_ || context_ == nullptr) {
+    done(nullptr);
+    return false;
+  }
   auto* callback = new ReplyCallback(std::move(done));
   if (SendArgv(context_, &OnReply, callback, args) != REDIS_OK) {
+    (*callback)(nullptr);
     delete callback;
     return false;
   }

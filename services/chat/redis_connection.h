@@ -83,8 +83,8 @@ class RedisConnection {
   // Why it is not connected (empty while connected).
   const std::string& last_error() const { return last_error_; }
 
-  // Sends one command; `done` gets its reply. False (and `done` dropped)
-  // when not connected.
+  // Sends one command; `done` gets its reply. When not connected, `done`
+  // runs at once with nullptr and the result is false.
   bool Command(absl::Span<const absl::string_view> args, ReplyCallback done);
   // SUBSCRIBE `channel`: `on_message` gets every reply of the subscription
   // (the confirmation, then ["message", channel, payload] each). False when

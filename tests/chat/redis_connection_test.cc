@@ -145,10 +145,8 @@ class RedisConnectionTest : public ::testing::TestWithParam<bool> {
         absl::MutexLock lock(&mutex);
         answer = Describe(reply);
       });
-      if (!sent) {
-        absl::MutexLock lock(&mutex);
-        answer = "<refused>";
-      }
+      absl::MutexLock lock(&mutex);
+      if (!sent) answer = *answer + " <refused>";
     });
     absl::MutexLock lock(&mutex);
     if (!mutex.AwaitWithTimeout(
@@ -235,7 +233,7 @@ TEST_P(RedisConnectionTest, LossIsReportedAndRecovered) {
     absl::MutexLock lock(&seen_.mutex);
     EXPECT_EQ(seen_.states[1], false);
   }
-  EXPECT_EQ(Ask({"GET", "k"}), "<refused>");
+  EXPECT_EQ(Ask({"GET", "k"}), "<lost> <refused>");
   bool connected = true;
   loop_.RunSync([&] { connected = connection_->connected(); });
   EXPECT_FALSE(connected);
