@@ -50,11 +50,15 @@ return text
 )lua";
 
 // KEYS: members, seq, history. ARGV: nick prefix, owner, lease ms, channel,
-// history size, then this server's nicks. Renews (or, after Redis lost its
-// data, re-registers) them, then drops every nick whose lease ran out and
+// history size, the last sequence number this server saw, then its nicks.
+// Renews (or, after Redis lost its data, re-registers) them and keeps the
+// sequence from going back, then drops every nick whose lease ran out and
 // announces it. Returns how many were dropped.
 constexpr absl::string_view kRenewScript = R"lua(
-for i = 6, #ARGV do
+if (tonumber(redis.call('GET', KEYS[2])) or 0) < tonumber(ARGV[6]) then
+  redis.call('SET', KEYS[2], ARGV[6])
+end
+for i = 7, #ARGV do
   local key = ARGV[1] .. ARGV[i]
   local holder = redis.call('GET', key)
   if holder == false or holder == ARGV[2] then
@@ -246,9 +250,10 @@ void RedisBackplane::History(uint64_t from_sequence, ListCallback done) {
 void RedisBackplane::Renew() {
   loop_->AssertInLoopThread();
   if (!commands_.connected()) return;
-  std::vector<absl::string_view> args = {"EVAL",    kRenewScript, "3",          members_key_,
-                                         seq_key_,  history_key_, nick_prefix_, owner_,
-                                         lease_ms_, channel_,     history_size_};
+  const std::string last_seen = absl::StrCat(next_sequence_ - 1);
+  std::vector<absl::string_view> args = {"EVAL",    kRenewScript, "3",           members_key_,
+                                         seq_key_,  history_key_, nick_prefix_,  owner_,
+                                         lease_ms_, channel_,     history_size_, last_seen};
   for (const std::string& nick : own_nicks_) args.push_back(nick);
   commands_.Command(args, [](redisReply* reply) {
     if (reply == nullptr) return;
