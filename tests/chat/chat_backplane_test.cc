@@ -18,7 +18,9 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -320,6 +322,36 @@ TEST_P(ChatBackplaneTest, MembersOfAKilledServerLeaveWithinTheTimeout) {
   Member again(b->port("chat"));
   EXPECT_THAT(again.Join("alice"), MatchesRegex("OK [A-Za-z0-9_-]{22} 2")) << "the nick is free";
   EXPECT_EQ(b->Stop(), 0);
+}
+
+// Runs the server with `flag` and returns its exit status and stderr.
+std::pair<int, std::string> RunServer(const std::string& flag) {
+  absl::StatusOr<testing::ChildProcess> child = testing::ChildProcess::Start(
+      {testing::RunfilePath("services/server"), "--services=chat", "--chat_port=0", flag});
+  EXPECT_TRUE(child.ok()) << child.status();
+  if (!child.ok()) return {-1, ""};
+  const std::optional<int> status = child->Wait(absl::Seconds(20));
+  return {status.value_or(-1), child->Stderr()};
+}
+
+TEST(ChatBackplaneStartupTest, BadOrUnreachableBackplaneIsOneLineAndStatus2) {
+  struct Case {
+    std::string flag;
+    std::string says;
+  };
+  const std::string missing = testing::TempPath("no-redis") + ".sock";
+  for (const Case& c : std::vector<Case>{
+           {"--chat_backplane=localhost:6379", "is not a Redis address"},
+           {"--chat_backplane=redis://localhost", "needs a port"},
+           {"--chat_backplane=unix://relative.sock", "no absolute socket path"},
+           {"--chat_backplane=unix://" + missing, "cannot reach Redis at unix://" + missing},
+       }) {
+    const auto [status, stderr_text] = RunServer(c.flag);
+    EXPECT_EQ(status, 2) << c.flag << "\n" << stderr_text;
+    EXPECT_THAT(stderr_text, MatchesRegex(absl::StrCat("server: --chat_backplane: [^\n]*", "\n")))
+        << "one line: " << c.flag;
+    EXPECT_THAT(stderr_text, ::testing::HasSubstr(c.says)) << c.flag;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(UnixAndTcp, ChatBackplaneTest, ::testing::Bool(),
