@@ -89,14 +89,8 @@ end
 return live
 )lua";
 
-absl::Status Lost() { return absl::UnavailableError("backplane unavailable; try again later"); }
-
-// A reply that is an error says why, in the log; the member gets ERR 503.
-absl::Status Failed(const redisReply* reply) {
-  if (reply == nullptr) return Lost();
-  LOG(WARNING) << "chat backplane: Redis answered "
-               << absl::string_view(reply->str != nullptr ? reply->str : "", reply->len);
-  return absl::UnavailableError("backplane error; try again later");
+absl::Status BackplaneLost() {
+  return absl::UnavailableError("backplane unavailable; try again later");
 }
 
 std::string NewOwner() {
@@ -159,7 +153,7 @@ void RedisBackplane::SetDelivery(DeliverCallback deliver) { deliver_ = std::move
 
 absl::Status RedisBackplane::Available() const {
   if (commands_.connected() && subscribed_) return absl::OkStatus();
-  return Lost();
+  return BackplaneLost();
 }
 
 void RedisBackplane::Join(absl::string_view nick, size_t max_members, JoinCallback done) {
@@ -222,7 +216,7 @@ void RedisBackplane::Publish(absl::string_view verb, absl::string_view nick, abs
 void RedisBackplane::Members(ListCallback done) {
   loop_->AssertInLoopThread();
   const absl::string_view args[] = {"EVAL", kMembersScript, "1", members_key_, nick_prefix_};
-  commands_.Command(args, [done = std::move(done)](redisReply* reply) mutable {
+  commands_.Command(args, [this, done = std::move(done)](redisReply* reply) mutable {
     if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return done(Failed(reply), {});
     std::vector<absl::string_view> nicks;
     nicks.reserve(reply->elements);
@@ -234,7 +228,7 @@ void RedisBackplane::Members(ListCallback done) {
 void RedisBackplane::History(uint64_t from_sequence, ListCallback done) {
   loop_->AssertInLoopThread();
   const absl::string_view args[] = {"LRANGE", history_key_, "0", "-1"};
-  commands_.Command(args, [from_sequence, done = std::move(done)](redisReply* reply) mutable {
+  commands_.Command(args, [this, from_sequence, done = std::move(done)](redisReply* reply) mutable {
     if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return done(Failed(reply), {});
     std::vector<absl::string_view> held;
     held.reserve(reply->elements);
@@ -255,7 +249,7 @@ void RedisBackplane::Renew() {
                                          seq_key_,  history_key_, nick_prefix_,  owner_,
                                          lease_ms_, channel_,     history_size_, last_seen};
   for (const std::string& nick : own_nicks_) args.push_back(nick);
-  commands_.Command(args, [](redisReply* reply) {
+  commands_.Command(args, [this](redisReply* reply) {
     if (reply == nullptr) return;
     if (reply->type == REDIS_REPLY_ERROR) {
       Failed(reply);
@@ -289,6 +283,17 @@ void RedisBackplane::OnMessage(const redisReply* reply) {
   const absl::string_view text = View(reply->element[2]);
   Saw(text);
   if (deliver_) deliver_(text);
+}
+
+absl::Status RedisBackplane::Failed(const redisReply* reply) {
+  if (reply == nullptr) return BackplaneLost();
+  // An error reply (a full or read-only Redis) may repeat for every
+  // request: the log says so the first time and then every thousandth.
+  if (error_replies_++ % 1000 == 0) {
+    LOG(WARNING) << "chat backplane: Redis answered '" << View(reply) << "' (" << error_replies_
+                 << " error replies so far)";
+  }
+  return absl::UnavailableError("backplane error; try again later");
 }
 
 void RedisBackplane::Saw(absl::string_view text) {

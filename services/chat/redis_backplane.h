@@ -79,6 +79,8 @@ class RedisBackplane final : public ChatBackplane {
   void OnCommandsState(bool up);
   void OnSubscriberState(bool up);
   void OnMessage(const redisReply* reply);
+  // Unavailable, for a lost connection or an error reply (logged).
+  absl::Status Failed(const redisReply* reply);
   // Learns the sequence number of `text` ("<verb> <seq> ..."), for the hint.
   void Saw(absl::string_view text);
 
@@ -96,6 +98,7 @@ class RedisBackplane final : public ChatBackplane {
   // Nicks of this server's members: what Renew keeps alive.
   absl::flat_hash_set<std::string> own_nicks_;
   uint64_t next_sequence_ = 1;
+  uint64_t error_replies_ = 0;
   std::optional<TimerId> renew_timer_;
 };
 
