@@ -3,7 +3,8 @@
 // chat_service.h: `ChatService`, the chat room on a UDP socket: datagrams
 // from the socket go to the ChatRoom, the room's replies and broadcasts go
 // back through the socket's send queue (sendmmsg), and a timer drops idle
-// members.
+// members. The room's shared state lives on its ChatBackplane: in this
+// process, or on Redis for a room that several servers serve.
 //
 // Fan-out runs on the socket's loop thread, where the room lives. Measured
 // (bench/chat_fanout_bench, 2 cores, loopback): inline 244 us per broadcast

@@ -167,7 +167,15 @@ void RedisConnection::Attach(redisAsyncContext* context) {
   // The first PONG proves the peer is Redis and ready: then we are up.
   const absl::string_view ping[] = {"PING"};
   auto* on_pong = new ReplyCallback([this](redisReply* reply) {
-    if (reply == nullptr || reply->type == REDIS_REPLY_ERROR) return;
+    if (reply == nullptr) return;  // OnConnect or OnDisconnect says why
+    if (reply->type == REDIS_REPLY_ERROR) {
+      // Not a Redis that serves us (one that wants a password, or is
+      // loading its data): try again later. hiredis closes it after this
+      // callback returns.
+      Lost(absl::StrCat("PING answered: ", absl::string_view(reply->str, reply->len)));
+      redisAsyncDisconnect(context_);
+      return;
+    }
     connected_ = true;
     last_error_.clear();
     backoff_ = options_.first_backoff;

@@ -221,6 +221,20 @@ TEST_P(ChatBackplaneTest, TwoServersServeOneRoom) {
   EXPECT_EQ(bob.ReceiveStarting("JOINED "), "JOINED 6 alice");
 }
 
+TEST_P(ChatBackplaneTest, RoomFullCountsEveryServer) {
+  ServerConfig config = BackplaneConfig(url_);
+  config.chat_max_members = 2;
+  InProcessServer a(config);
+  InProcessServer b(config);
+  ASSERT_TRUE(a.ok() && b.ok());
+  Member alice(a.port("chat"));
+  Member bob(b.port("chat"));
+  Member carol(a.port("chat"));
+  alice.MustJoin("alice");
+  bob.MustJoin("bob");
+  EXPECT_EQ(carol.Join("carol"), "ERR 503 room full") << "one member here, two in the room";
+}
+
 TEST_P(ChatBackplaneTest, BroadcastsKeepOneOrderEverywhere) {
   std::unique_ptr<InProcessServer> a = StartServer();
   std::unique_ptr<InProcessServer> b = StartServer();
