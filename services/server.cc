@@ -181,7 +181,7 @@ Server::Server(const ServerConfig& config, EventLoop* main_loop, const Clock* ca
 std::unique_ptr<ChatBackplane> Server::MakeChatBackplane() const {
   if (config_.chat_backplane.empty()) return nullptr;
   RedisBackplaneOptions options;
-  options.endpoint = *ParseRedisEndpoint(config_.chat_backplane);  // validated
+  options.endpoint = chat_endpoint_;  // resolved by Create
   options.lease = config_.chat_timeout;
   return std::make_unique<RedisBackplane>(main_loop_, options);
 }
@@ -249,10 +249,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
       std::find(config.services.begin(), config.services.end(), "chat") != config.services.end();
   if (chat && !config.chat_backplane.empty()) {
     // Refused before anything starts, with one line that says why.
-    absl::Status reachable =
-        ProbeRedis(*ParseRedisEndpoint(config.chat_backplane), kBackplaneStartup);
-    if (!reachable.ok())
-      return absl::UnavailableError(absl::StrCat("--chat_backplane: ", reachable.message()));
+    absl::StatusOr<RedisEndpoint> endpoint =
+        ResolveAndProbeRedis(*ParseRedisEndpoint(config.chat_backplane), kBackplaneStartup);
+    if (!endpoint.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("--chat_backplane: ", endpoint.status().message()));
+    }
+    server->chat_endpoint_ = *endpoint;
   }
   // Bind first, so that a busy port fails before any thread starts.
   absl::StatusOr<std::vector<ListeningService>> services = server->BindServices();

@@ -26,6 +26,7 @@
 #include "services/auth/failure_limiter.h"
 #include "services/auth/password_hasher.h"
 #include "services/chat/chat_service.h"
+#include "services/chat/redis_connection.h"
 #include "services/service.h"
 #include "services/service_host.h"
 #include "services/service_table.h"
@@ -146,6 +147,7 @@ class Server {
   // The UDP chat room, on the main loop under every model (cheap work; it
   // keeps the I/O threads, or the connection threads, for TCP).
   std::unique_ptr<ChatService> chat_;
+  RedisEndpoint chat_endpoint_;  // --chat_backplane, its host resolved
   std::vector<Listener> listeners_;
   std::optional<TimerId> purge_timer_;
   bool started_ = false;

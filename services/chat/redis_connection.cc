@@ -2,6 +2,8 @@
 
 #include "services/chat/redis_connection.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -112,6 +114,43 @@ absl::Status ProbeRedis(const RedisEndpoint& endpoint, absl::Duration timeout) {
         absl::StrCat("cannot reach Redis at ", endpoint.ToString(), ": ", status.message()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<RedisEndpoint> ResolveAndProbeRedis(const RedisEndpoint& endpoint,
+                                                   absl::Duration timeout) {
+  if (!endpoint.unix_path.empty()) {
+    if (absl::Status s = ProbeRedis(endpoint, timeout); !s.ok()) return s;
+    return endpoint;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int error = getaddrinfo(endpoint.host.c_str(), nullptr, &hints, &found);
+  if (error != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot resolve '", endpoint.host, "': ", gai_strerror(error)));
+  }
+  absl::Status first_failure = absl::UnavailableError("no address");
+  std::optional<RedisEndpoint> reached;
+  for (const addrinfo* each = found; each != nullptr && !reached; each = each->ai_next) {
+    char numeric[NI_MAXHOST];
+    if (getnameinfo(each->ai_addr, each->ai_addrlen, numeric, sizeof numeric, nullptr, 0,
+                    NI_NUMERICHOST) != 0) {
+      continue;
+    }
+    RedisEndpoint candidate = endpoint;
+    candidate.host = numeric;
+    absl::Status status = ProbeRedis(candidate, timeout);
+    if (status.ok()) {
+      reached = candidate;
+    } else if (each == found) {
+      first_failure = status;
+    }
+  }
+  freeaddrinfo(found);
+  if (!reached) return first_failure;
+  return *reached;
 }
 
 RedisConnection::RedisConnection(EventLoop* loop, RedisEndpoint endpoint, std::string name,

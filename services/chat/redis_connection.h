@@ -3,7 +3,8 @@
 // redis_connection.h: one hiredis asynchronous connection on an EventLoop.
 //   RedisEndpoint      where Redis listens: redis://HOST:PORT or
 //                      unix:///PATH, parsed from a flag's value.
-//   ProbeRedis         a blocking PING with a deadline, for start-up only.
+//   ProbeRedis         a blocking PING with a deadline, for start-up only;
+//                      ResolveAndProbeRedis looks the host name up first.
 //   RedisConnection    the async context, the adapter that gives hiredis
 //                      the loop's watcher (its `ev` hooks: add and delete
 //                      read and write interest, cleanup), and reconnection
@@ -50,6 +51,12 @@ absl::StatusOr<RedisEndpoint> ParseRedisEndpoint(absl::string_view url);
 // Connects, sends PING and waits for PONG, all within `timeout`. Blocks:
 // for start-up, to refuse an unreachable backplane with one line.
 absl::Status ProbeRedis(const RedisEndpoint& endpoint, absl::Duration timeout);
+
+// Resolves the host name and probes each of its addresses in turn: the
+// first that answers, as an address, so that reconnecting never waits for
+// DNS on the loop. Blocks: start-up only.
+absl::StatusOr<RedisEndpoint> ResolveAndProbeRedis(const RedisEndpoint& endpoint,
+                                                   absl::Duration timeout);
 
 // Loop thread only (the loop given to the constructor), every method,
 // construction and destruction included. Never destroy it from inside one of
