@@ -79,12 +79,12 @@ std::string ReadFile(const std::string& path) {
 absl::StatusOr<std::unique_ptr<RedisProcess>> RedisProcess::Start(const Options& options) {
   // Short: a Unix socket path has at most 107 bytes.
   const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/redis-", getpid(), "-",
-                                 absl::ToUnixMicros(absl::Now()) % 1000000);
-  if (dir.size() > 90) dir = absl::StrCat("/tmp/sb-redis-", getpid(), "-", rand() % 100000);
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::InternalError(absl::StrCat("mkdir ", dir, ": ", std::strerror(errno)));
+  std::string pattern = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/redis-XXXXXX");
+  if (pattern.size() > 80) pattern = "/tmp/sb-redis-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp ", pattern, ": ", std::strerror(errno)));
   }
+  const std::string dir = pattern;
   int port = 0;
   if (options.tcp) {
     absl::StatusOr<int> free_port = FreePort();
