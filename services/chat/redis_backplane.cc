@@ -277,11 +277,54 @@ void RedisBackplane::OnMessage(const redisReply* reply) {
   const absl::string_view kind = View(reply->element[0]);
   if (kind == "subscribe") {
     subscribed_ = true;
+    // Subscribed again after a loss: what was broadcast meanwhile is in
+    // the history. (A new server has no member who missed anything.)
+    if (last_delivered_ > 0) CatchUp();
     return;
   }
   if (kind != "message") return;
   const absl::string_view text = View(reply->element[2]);
-  Saw(text);
+  if (catching_up_) {
+    held_.emplace_back(text);
+    return;
+  }
+  Deliver(text);
+}
+
+void RedisBackplane::CatchUp() {
+  catching_up_ = true;
+  const absl::string_view args[] = {"LRANGE", history_key_, "0", "-1"};
+  commands_.Command(args, [this](redisReply* reply) {
+    // Oldest first, past the last one delivered; a gap larger than the
+    // history stays a gap, which members see in the numbers.
+    uint64_t caught_up_to = 0;
+    size_t caught = 0;
+    if (reply != nullptr && reply->type == REDIS_REPLY_ARRAY) {
+      for (size_t i = reply->elements; i-- > 0;) {
+        const absl::string_view text = View(reply->element[i]);
+        const uint64_t sequence = SequenceOf(text);
+        if (sequence <= last_delivered_) continue;
+        Deliver(text);
+        caught_up_to = sequence;
+        ++caught;
+      }
+    }
+    catching_up_ = false;
+    // Those held meanwhile, but for the ones the history just gave. (Only
+    // then compared: a sequence that restarted must not be filtered out.)
+    for (const std::string& text : held_) {
+      if (caught_up_to == 0 || SequenceOf(text) > caught_up_to) Deliver(text);
+    }
+    held_.clear();
+    if (caught > 0) {
+      LOG(INFO) << "chat backplane: delivered " << caught
+                << " broadcast(s) made while the subscription was down";
+    }
+  });
+}
+
+void RedisBackplane::Deliver(absl::string_view text) {
+  last_delivered_ = Saw(text);
   if (deliver_) deliver_(text);
 }
 
@@ -296,8 +339,10 @@ absl::Status RedisBackplane::Failed(const redisReply* reply) {
   return absl::UnavailableError("backplane error; try again later");
 }
 
-void RedisBackplane::Saw(absl::string_view text) {
-  next_sequence_ = std::max(next_sequence_, SequenceOf(text) + 1);
+uint64_t RedisBackplane::Saw(absl::string_view text) {
+  const uint64_t sequence = SequenceOf(text);
+  next_sequence_ = std::max(next_sequence_, sequence + 1);
+  return sequence;
 }
 
 }  // namespace switchboard

@@ -18,7 +18,9 @@
 //
 // Two connections (RedisConnection) on the room's loop: one for commands,
 // one subscribed to the channel. While either is down, Available() says
-// so, and the room answers `ERR 503`; both reconnect by themselves.
+// so, and the room answers `ERR 503`; both reconnect by themselves. Once
+// subscribed again, a server first delivers from the history what was
+// broadcast while its subscription was down.
 
 #ifndef SWITCHBOARD_SERVICES_CHAT_REDIS_BACKPLANE_H_
 #define SWITCHBOARD_SERVICES_CHAT_REDIS_BACKPLANE_H_
@@ -27,6 +29,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
@@ -81,8 +84,15 @@ class RedisBackplane final : public ChatBackplane {
   void OnMessage(const redisReply* reply);
   // Unavailable, for a lost connection or an error reply (logged).
   absl::Status Failed(const redisReply* reply);
-  // Learns the sequence number of `text` ("<verb> <seq> ..."), for the hint.
-  void Saw(absl::string_view text);
+  // Fetches the history after a re-subscription and delivers what was
+  // missed, holding live broadcasts back until then, so that none is lost
+  // or repeated and the order stays the sequence's.
+  void CatchUp();
+  // Hands a broadcast to the room.
+  void Deliver(absl::string_view text);
+  // Learns the sequence number of `text` ("<verb> <seq> ...") for the hint,
+  // and returns it.
+  uint64_t Saw(absl::string_view text);
 
   EventLoop* const loop_;
   const RedisBackplaneOptions options_;
@@ -98,6 +108,11 @@ class RedisBackplane final : public ChatBackplane {
   // Nicks of this server's members: what Renew keeps alive.
   absl::flat_hash_set<std::string> own_nicks_;
   uint64_t next_sequence_ = 1;
+  // The last broadcast handed to the room, and those held back while the
+  // history is read after a re-subscription.
+  uint64_t last_delivered_ = 0;
+  bool catching_up_ = false;
+  std::vector<std::string> held_;
   uint64_t error_replies_ = 0;
   std::optional<TimerId> renew_timer_;
 };

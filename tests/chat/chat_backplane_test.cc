@@ -8,6 +8,7 @@
 // WHO within --chat_timeout and are announced as LEFT; and when Redis dies
 // the members get ERR 503 until it is back, then the room carries on.
 
+#include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -299,6 +300,61 @@ TEST_P(ChatBackplaneTest, RedisLostMeansErr503ThenTheRoomCarriesOn) {
   EXPECT_THAT(bob.Who(), UnorderedElementsAre("alice", "bob"));
   EXPECT_EQ(carol.Join("bob"), "ERR 409 nick taken");
   EXPECT_THAT(carol.Join("carol"), MatchesRegex("OK [A-Za-z0-9_-]{22} 3"));
+}
+
+// Runs one command on Redis (blocking), for the test's own look at it.
+std::string RedisCommand(const std::string& socket_path, const std::vector<std::string>& args) {
+  redisContext* context = redisConnectUnix(socket_path.c_str());
+  if (context == nullptr || context->err != 0) {
+    if (context != nullptr) redisFree(context);
+    return "<no connection>";
+  }
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(context, static_cast<int>(args.size()), argv.data(), lengths.data()));
+  std::string answer = "<no reply>";
+  if (reply != nullptr) {
+    answer = reply->type == REDIS_REPLY_INTEGER ? absl::StrCat(reply->integer)
+             : reply->str != nullptr            ? std::string(reply->str, reply->len)
+                                                : "<other>";
+    freeReplyObject(reply);
+  }
+  redisFree(context);
+  return answer;
+}
+
+TEST_P(ChatBackplaneTest, BroadcastsMadeWhileSubscriptionsWereDownAreDeliveredOnce) {
+  std::unique_ptr<InProcessServer> a = StartServer();
+  std::unique_ptr<InProcessServer> b = StartServer();
+  ASSERT_TRUE(a->ok() && b->ok());
+  Member alice(a->port("chat"));
+  Member bob(b->port("chat"));
+  alice.MustJoin("alice");
+  bob.MustJoin("bob");
+  EXPECT_EQ(alice.ReceiveStarting("JOINED "), "JOINED 2 bob");
+  // Every subscription dropped; at once, a broadcast as a third server
+  // would make it (the key layout is the contract between servers).
+  const std::string sock = redis_->socket_path();
+  EXPECT_NE(RedisCommand(sock, {"CLIENT", "KILL", "TYPE", "pubsub"}), "0");
+  EXPECT_EQ(RedisCommand(sock, {"INCR", "switchboard:chat:seq"}), "3");
+  EXPECT_EQ(RedisCommand(sock, {"LPUSH", "switchboard:chat:history", "MSG 3 zed while away"}), "3");
+  RedisCommand(sock, {"PUBLISH", "switchboard:chat:broadcasts", "MSG 3 zed while away"});
+  EXPECT_EQ(alice.ReceiveStarting("MSG "), "MSG 3 zed while away");
+  EXPECT_EQ(bob.ReceiveStarting("MSG "), "MSG 3 zed while away");
+  // Then the room goes on, with nothing repeated.
+  std::string heard = kTimeout;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline && !absl::StartsWith(heard, "MSG ")) {
+    alice.Command("MSG", "next");
+    heard = alice.Receive(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(heard, "MSG 4 alice next");
+  EXPECT_EQ(bob.Receive(), "MSG 4 alice next");
 }
 
 TEST_P(ChatBackplaneTest, MembersOfAKilledServerLeaveWithinTheTimeout) {
