@@ -12,6 +12,8 @@
 #include "glog/logging.h"
 #include "services/auth/memory_failure_limiter.h"
 #include "services/auth/shared_failure_limiter.h"
+#include "services/chat/redis_backplane.h"
+#include "services/chat/redis_connection.h"
 #include "services/models/blocking_hosting.h"
 #include "services/reactor_hosting.h"
 #include "services/store/postgres_store.h"
@@ -39,6 +41,9 @@ ChatOptions ChatOptionsOf(const ServerConfig& config) {
   options.burst = std::clamp(config.chat_rate / 2, 1.0, 10.0);
   return options;
 }
+
+// How long start-up waits for Redis to answer, on each step.
+constexpr absl::Duration kBackplaneStartup = absl::Seconds(5);
 
 Framing FramingOf(const ServerConfig& config, const ServiceSpec& spec) {
   auto it = config.framings.find(spec.name);
@@ -143,6 +148,13 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (!(config.chat_rate > 0) || config.chat_rate > 1e6) {
     return absl::InvalidArgumentError("--chat_rate must be above 0 and at most 1000000");
   }
+  if (!config.chat_backplane.empty()) {
+    absl::StatusOr<RedisEndpoint> endpoint = ParseRedisEndpoint(config.chat_backplane);
+    if (!endpoint.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--chat_backplane: ", endpoint.status().message()));
+    }
+  }
   if (config.session_ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--session_ttl must be positive");
   }
@@ -170,6 +182,29 @@ constexpr absl::Duration kSessionPurgeInterval = absl::Hours(1);
 
 Server::Server(const ServerConfig& config, EventLoop* main_loop, const Clock* calendar)
     : config_(config), main_loop_(main_loop), calendar_(calendar), limit_(config.max_connections) {}
+
+std::unique_ptr<ChatBackplane> Server::MakeChatBackplane() const {
+  if (config_.chat_backplane.empty()) return nullptr;
+  RedisBackplaneOptions options;
+  options.endpoint = chat_endpoint_;  // resolved by Create
+  options.lease = config_.chat_timeout;
+  return std::make_unique<RedisBackplane>(main_loop_, options);
+}
+
+absl::Status Server::AwaitChatBackplane() {
+  if (chat_ == nullptr || config_.chat_backplane.empty()) return absl::OkStatus();
+  // The probe said Redis answers: the loop's own connections come up within
+  // a few turns (nothing else is started yet).
+  const absl::Time deadline = SteadyClock()->Now() + kBackplaneStartup;
+  while (!chat_->room().backplane().Available().ok()) {
+    if (SteadyClock()->Now() > deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("--chat_backplane: Redis at ", config_.chat_backplane, " did not answer"));
+    }
+    main_loop_->RunOnce(absl::Milliseconds(10));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status Server::OpenResources() {
   bool needs_store = false;
@@ -242,9 +277,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   if (absl::Status s = PasswordHasher::InitSodium(); !s.ok()) return s;
   std::unique_ptr<Server> server(new Server(config, main_loop, calendar));
   if (absl::Status s = server->OpenResources(); !s.ok()) return s;
+  const bool chat =
+      std::find(config.services.begin(), config.services.end(), "chat") != config.services.end();
+  if (chat && !config.chat_backplane.empty()) {
+    // Refused before anything starts, with one line that says why.
+    absl::StatusOr<RedisEndpoint> endpoint =
+        ResolveAndProbeRedis(*ParseRedisEndpoint(config.chat_backplane), kBackplaneStartup);
+    if (!endpoint.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("--chat_backplane: ", endpoint.status().message()));
+    }
+    server->chat_endpoint_ = *endpoint;
+  }
   // Bind first, so that a busy port fails before any thread starts.
   absl::StatusOr<std::vector<ListeningService>> services = server->BindServices();
   if (!services.ok()) return services.status();
+  if (absl::Status s = server->AwaitChatBackplane(); !s.ok()) return s;
   if (absl::Status s = server->Host(*std::move(services)); !s.ok()) return s;
   return server;
 }
@@ -269,7 +317,8 @@ absl::StatusOr<std::vector<ListeningService>> Server::BindServices() {
           *address, config_.port_search, &skipped, [&](const InetAddress& candidate) {
             UdpSocketOptions socket_options;
             socket_options.reuse_port = config_.reuse_port;
-            return ChatService::Bind(main_loop_, candidate, ChatOptionsOf(config_), socket_options);
+            return ChatService::Bind(main_loop_, candidate, ChatOptionsOf(config_), socket_options,
+                                     MakeChatBackplane());
           });
       if (!chat.ok()) return ListenError(name, *address, config_.port_search, chat.status());
       listeners_.push_back(Listener{name, "udp", (*chat)->local_address(), skipped});

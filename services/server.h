@@ -26,6 +26,7 @@
 #include "services/auth/failure_limiter.h"
 #include "services/auth/password_hasher.h"
 #include "services/chat/chat_service.h"
+#include "services/chat/redis_connection.h"
 #include "services/service.h"
 #include "services/service_host.h"
 #include "services/service_table.h"
@@ -71,6 +72,9 @@ struct ServerConfig {
   size_t chat_max_members = 1000;
   absl::Duration chat_timeout = absl::Seconds(60);
   double chat_rate = 20;  // commands per second per member
+  // redis://HOST:PORT or unix:///PATH: the room shared by every server
+  // naming it; empty: the room in this process.
+  std::string chat_backplane;
 };
 
 // Checks what flags alone cannot: known and distinct services, framings
@@ -120,6 +124,10 @@ class Server {
   // Makes each service and binds its listener; the TCP ones are returned
   // for the hosting, the chat is bound on the main loop.
   absl::StatusOr<std::vector<ListeningService>> BindServices();
+  // The chat room's shared state named by --chat_backplane (null: none).
+  std::unique_ptr<ChatBackplane> MakeChatBackplane() const;
+  // Runs the main loop until the chat's backplane serves, for a while.
+  absl::Status AwaitChatBackplane();
   // The TcpHosting of config.model.
   absl::Status Host(std::vector<ListeningService> services);
   // Drops expired sessions (and failed logins out of the window), on the
@@ -143,6 +151,7 @@ class Server {
   // The UDP chat room, on the main loop under every model (cheap work; it
   // keeps the I/O threads, or the connection threads, for TCP).
   std::unique_ptr<ChatService> chat_;
+  RedisEndpoint chat_endpoint_;  // --chat_backplane, its host resolved
   std::vector<Listener> listeners_;
   std::optional<TimerId> purge_timer_;
   bool started_ = false;

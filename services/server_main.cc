@@ -69,6 +69,9 @@ DEFINE_string(pwhash_cost, "interactive",
 DEFINE_string(session_ttl, "24h", "How long an auth session lasts");
 DEFINE_string(chat_timeout, "60s", "Chat members silent this long are dropped");
 DEFINE_int32(chat_max_members, 1000, "Chat members at most; more get 'ERR 503 room full'");
+DEFINE_string(chat_backplane, "",
+              "Share the chat room with every server naming the same Redis: "
+              "redis://HOST:PORT or unix:///PATH (empty: the room lives in this process)");
 DEFINE_double(chat_rate, 20,
               "Chat commands per second per member (a burst of half a second's worth, "
               "up to 10, is allowed); more get 'ERR 429 slow down'");
@@ -145,6 +148,7 @@ ServerConfig ConfigFromFlags() {
   if (FLAGS_chat_max_members < 1) FailStartup("--chat_max_members must be at least 1");
   config.chat_max_members = static_cast<size_t>(FLAGS_chat_max_members);
   config.chat_rate = FLAGS_chat_rate;
+  config.chat_backplane = FLAGS_chat_backplane;
   config.max_connections = FLAGS_max_connections;
   if (FLAGS_echo_chunk < 1) FailStartup("--echo_chunk must be at least 1");
   config.echo_chunk = static_cast<size_t>(FLAGS_echo_chunk);

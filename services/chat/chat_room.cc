@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "glog/logging.h"
+#include "services/chat/local_backplane.h"
 #include "services/common/text.h"
 
 namespace switchboard {
@@ -37,11 +38,20 @@ bool IsValidNick(absl::string_view nick) {
   return characters <= kMaxNickChars && !HasWhitespace(nick) && !HasControlCharacter(nick);
 }
 
+// "ERR 503 <reason>" for a backplane that cannot serve now.
+std::string Unavailable(const absl::Status& status) {
+  return absl::StrCat("ERR 503 ", status.message());
+}
+
 }  // namespace
 
-ChatRoom::ChatRoom(const ChatOptions& options, ChatOutput* output)
-    : options_(options), output_(output) {
-  history_.reserve(options_.history);
+ChatRoom::ChatRoom(const ChatOptions& options, ChatOutput* output,
+                   std::unique_ptr<ChatBackplane> backplane)
+    : options_(options),
+      output_(output),
+      backplane_(backplane != nullptr ? std::move(backplane)
+                                      : std::make_unique<LocalBackplane>(options.history)) {
+  backplane_->SetDelivery([this](absl::string_view text) { Deliver(text); });
 }
 
 void ChatRoom::OnDatagram(const InetAddress& from, absl::string_view data, size_t size,
@@ -96,23 +106,44 @@ void ChatRoom::Join(const InetAddress& from, const PeerKey& peer, Member* member
   }
   // The address has shown it receives what is sent to it: errors may go.
   if (member != nullptr) return Reply(*member, "ERR 409 already joined; LEAVE first");
+  if (joining_.contains(peer)) return;  // the first JOIN's answer is on its way
   if (!IsValidNick(nick)) return output_->SendTo(from, kNickRule);
-  if (nicks_.contains(nick)) return output_->SendTo(from, "ERR 409 nick taken");
-  if (members_.size() >= options_.max_members) {
-    return output_->SendTo(from, "ERR 503 room full");
+  if (absl::Status up = backplane_->Available(); !up.ok()) {
+    return output_->SendTo(from, Unavailable(up));
   }
-  Member joined{std::string(nick), NewMemberKey(), from, now, options_.burst, now,
-                addresses_.size()};
+  joining_.insert(peer);
+  backplane_->Join(nick, options_.max_members,
+                   [this, from, peer, now, name = std::string(nick)](absl::StatusOr<size_t> count) {
+                     joining_.erase(peer);
+                     if (count.ok()) return Admit(from, name, *count, now);
+                     switch (count.status().code()) {
+                       case absl::StatusCode::kAlreadyExists:
+                         return output_->SendTo(from, "ERR 409 nick taken");
+                       case absl::StatusCode::kResourceExhausted:
+                         return output_->SendTo(from, "ERR 503 room full");
+                       default:
+                         return output_->SendTo(from, Unavailable(count.status()));
+                     }
+                   });
+}
+
+void ChatRoom::Admit(const InetAddress& from, absl::string_view nick, size_t count,
+                     absl::Time now) {
+  const PeerKey peer = PeerKey::Of(from);
+  Member joined{std::string(nick), NewMemberKey(),   from, now, options_.burst, now,
+                addresses_.size(), next_member_id_++};
   addresses_.push_back(from);
   slot_owners_.push_back(peer);
-  nicks_.emplace(joined.nick, peer);
   Member& added = members_.emplace(peer, std::move(joined)).first->second;
   text_.clear();
-  absl::StrAppend(&text_, "OK ", added.key, " ", members_.size());
+  absl::StrAppend(&text_, "OK ", added.key, " ", count);
   Reply(added, text_);
   LOG(INFO) << "chat: " << added.nick << " joined from " << from.ToString() << " ("
-            << members_.size() << " members)";
-  BroadcastNumbered("JOINED", added.nick, {});
+            << members_.size() << " members here, " << count << " in the room)";
+  backplane_->Broadcast("JOINED", added.nick, {},
+                        [this, id = added.id](const absl::Status& status, absl::string_view) {
+                          if (!status.ok()) BroadcastFailed(id, status);
+                        });
 }
 
 void ChatRoom::MemberCommand(Member& member, const PeerKey& peer, absl::string_view verb,
@@ -131,20 +162,27 @@ void ChatRoom::MemberCommand(Member& member, const PeerKey& peer, absl::string_v
   if (!TakeToken(member, now)) return Reply(member, "ERR 429 slow down");
   member.last_heard = now;
 
+  if (verb == "PING") {
+    if (more) return Reply(member, "ERR 400 usage: PING <key>");
+    return Reply(member, "PONG");
+  }
+  // Everything else needs the room's shared state.
+  if (absl::Status up = backplane_->Available(); !up.ok()) return Reply(member, Unavailable(up));
   if (verb == "MSG") {
     if (rest.empty()) return Reply(member, "ERR 400 empty text");
-    // "MSG <seq> <nick> <text>" must fit in one datagram.
-    const size_t size =
-        4 + absl::StrCat(next_sequence_).size() + 1 + member.nick.size() + 1 + rest.size();
+    // "MSG <seq> <nick> <text>" must fit in one datagram (the backplane
+    // checks again with the number it really gives).
+    const size_t size = 4 + absl::StrCat(backplane_->next_sequence()).size() + 1 +
+                        member.nick.size() + 1 + rest.size();
     if (size > kMaxChatDatagram) return Reply(member, "ERR 413 too large");
     VLOG(1) << "chat: " << member.nick << " says " << rest.size() << " bytes";
-    BroadcastNumbered("MSG", member.nick, rest);
+    backplane_->Broadcast("MSG", member.nick, rest,
+                          [this, id = member.id](const absl::Status& status, absl::string_view) {
+                            if (!status.ok()) BroadcastFailed(id, status);
+                          });
   } else if (verb == "WHO") {
     if (more) return Reply(member, "ERR 400 usage: WHO <key>");
     SendWho(member);
-  } else if (verb == "PING") {
-    if (more) return Reply(member, "ERR 400 usage: PING <key>");
-    Reply(member, "PONG");
   } else if (verb == "HISTORY") {
     uint64_t from_sequence = 0;
     if (!more || !absl::SimpleAtoi(rest, &from_sequence) || !absl::ascii_isdigit(rest[0])) {
@@ -154,38 +192,44 @@ void ChatRoom::MemberCommand(Member& member, const PeerKey& peer, absl::string_v
   } else {  // LEAVE
     if (more) return Reply(member, "ERR 400 usage: LEAVE <key>");
     const std::string nick = member.nick;
-    // The one leaving hears it too: its proof that the LEAVE arrived.
-    BroadcastNumbered("LEFT", nick, "leave");
+    const InetAddress address = member.address;
     Remove(peer);
-    LOG(INFO) << "chat: " << nick << " left (" << members_.size() << " members)";
+    LOG(INFO) << "chat: " << nick << " left (" << members_.size() << " members here)";
+    // The one leaving hears it too: its proof that the LEAVE arrived.
+    backplane_->Leave(nick, "leave",
+                      [this, address](const absl::Status& status, absl::string_view text) {
+                        output_->SendTo(address, status.ok() ? text : Unavailable(status));
+                      });
   }
 }
 
 void ChatRoom::SendWho(const Member& member) {
-  text_.assign("MEMBERS");
-  bool listed = false;
-  for (const auto& [peer, other] : members_) {
-    if (text_.size() + 1 + other.nick.size() > kMaxChatDatagram) {
-      Reply(member, text_);
-      text_.assign("MEMBERS");
+  backplane_->Members([this, to = member.address](const absl::Status& status,
+                                                  absl::Span<const absl::string_view> nicks) {
+    if (!status.ok()) return output_->SendTo(to, Unavailable(status));
+    text_.assign("MEMBERS");
+    for (absl::string_view nick : nicks) {
+      if (text_.size() + 1 + nick.size() > kMaxChatDatagram) {
+        output_->SendTo(to, text_);
+        text_.assign("MEMBERS");
+      }
+      text_.push_back(' ');
+      text_.append(nick.data(), nick.size());
     }
-    text_.push_back(' ');
-    text_.append(other.nick);
-    listed = true;
-  }
-  if (listed) Reply(member, text_);
-  Reply(member, "END WHO");
+    if (!nicks.empty()) output_->SendTo(to, text_);
+    output_->SendTo(to, "END WHO");
+  });
 }
 
 void ChatRoom::SendHistory(const Member& member, uint64_t from_sequence) {
-  // Oldest first: the ring starts at history_next_ once it is full.
-  const size_t held = history_.size();
-  const size_t start = held < options_.history ? 0 : history_next_;
-  for (size_t i = 0; i < held; ++i) {
-    const Broadcast& broadcast = history_[(start + i) % held];
-    if (broadcast.sequence >= from_sequence) Reply(member, broadcast.text);
-  }
-  Reply(member, "END HISTORY");
+  backplane_->History(from_sequence,
+                      [this, to = member.address](const absl::Status& status,
+                                                  absl::Span<const absl::string_view> broadcasts) {
+                        if (!status.ok()) return output_->SendTo(to, Unavailable(status));
+                        for (absl::string_view broadcast : broadcasts)
+                          output_->SendTo(to, broadcast);
+                        output_->SendTo(to, "END HISTORY");
+                      });
 }
 
 bool ChatRoom::TakeToken(Member& member, absl::Time now) {
@@ -197,21 +241,15 @@ bool ChatRoom::TakeToken(Member& member, absl::Time now) {
   return true;
 }
 
-void ChatRoom::BroadcastNumbered(absl::string_view verb, absl::string_view nick,
-                                 absl::string_view tail) {
-  const uint64_t sequence = next_sequence_++;
-  text_.clear();
-  absl::StrAppend(&text_, verb, " ", sequence, " ", nick);
-  if (!tail.empty()) absl::StrAppend(&text_, " ", tail);
-  output_->SendToEach(addresses_, text_);
-  if (options_.history == 0) return;
-  if (history_.size() < options_.history) {
-    history_.push_back(Broadcast{sequence, text_});
-  } else {
-    history_[history_next_].sequence = sequence;
-    history_[history_next_].text.assign(text_);
+void ChatRoom::Deliver(absl::string_view text) { output_->SendToEach(addresses_, text); }
+
+void ChatRoom::BroadcastFailed(uint64_t id, const absl::Status& status) {
+  // Rare (the backplane was lost with the request under way): a scan will do.
+  for (const auto& [peer, member] : members_) {
+    if (member.id != id) continue;
+    if (status.code() == absl::StatusCode::kOutOfRange) return Reply(member, "ERR 413 too large");
+    return Reply(member, Unavailable(status));
   }
-  history_next_ = (history_next_ + 1) % options_.history;
 }
 
 void ChatRoom::ExpireIdleMembers(absl::Time now) {
@@ -224,8 +262,9 @@ void ChatRoom::ExpireIdleMembers(absl::Time now) {
     Remove(peer);
     LOG(INFO) << "chat: " << nick << " timed out after "
               << absl::FormatDuration(options_.member_timeout) << " of silence (" << members_.size()
-              << " members)";
-    BroadcastNumbered("LEFT", nick, "timeout");
+              << " members here)";
+    // Lost with the backplane, the nick is freed when its lease runs out.
+    backplane_->Leave(nick, "timeout", [](const absl::Status&, absl::string_view) {});
   }
 }
 
@@ -241,7 +280,6 @@ void ChatRoom::Remove(const PeerKey& peer) {
   }
   addresses_.pop_back();
   slot_owners_.pop_back();
-  nicks_.erase(it->second.nick);
   members_.erase(it);
 }
 

@@ -5,6 +5,8 @@
 // one sequence counter for MSG, JOINED and LEFT, a history of the last
 // broadcasts, per-member rate limits and idle timeouts. It sees datagrams
 // and a clock reading, and sends through a `ChatOutput`: no sockets here.
+// What the servers of one room share (nicks, sequence, history, delivery)
+// is asked of a `ChatBackplane`, whose answers may come later.
 //
 // Strangers (addresses that have not returned a cookie) get nothing but the
 // COOKIE reply to `JOIN <nick>`, which is never more than 3 times the
@@ -15,14 +17,18 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "reactor/inet_address.h"
+#include "services/chat/chat_backplane.h"
 #include "services/chat/join_cookies.h"
 #include "services/chat/peer_key.h"
 
@@ -56,7 +62,10 @@ class ChatOutput {
 // ChatService asserts that). Needs libsodium initialised.
 class ChatRoom {
  public:
-  ChatRoom(const ChatOptions& options, ChatOutput* output);
+  // The room on `backplane`; null: a LocalBackplane, the room in this
+  // process.
+  ChatRoom(const ChatOptions& options, ChatOutput* output,
+           std::unique_ptr<ChatBackplane> backplane = nullptr);
   ChatRoom(const ChatRoom&) = delete;
   ChatRoom& operator=(const ChatRoom&) = delete;
 
@@ -66,8 +75,10 @@ class ChatRoom {
   // Drops members idle for longer than the timeout, telling the others.
   void ExpireIdleMembers(absl::Time now);
 
+  // Members of this server.
   size_t member_count() const { return members_.size(); }
-  uint64_t last_sequence() const { return next_sequence_ - 1; }
+  uint64_t last_sequence() const { return backplane_->next_sequence() - 1; }
+  const ChatBackplane& backplane() const { return *backplane_; }
 
  private:
   struct Member {
@@ -78,38 +89,38 @@ class ChatRoom {
     double tokens;
     absl::Time refilled;
     size_t slot;  // index into addresses_ and slot_owners_
-  };
-  struct Broadcast {
-    uint64_t sequence = 0;
-    std::string text;
+    uint64_t id;  // names the member in answers that come later
   };
 
   void Join(const InetAddress& from, const PeerKey& peer, Member* member, absl::string_view args,
             absl::Time now);
   void MemberCommand(Member& member, const PeerKey& peer, absl::string_view verb,
                      absl::string_view args, absl::Time now);
+  // Adds the member once the backplane has given it its nick.
+  void Admit(const InetAddress& from, absl::string_view nick, size_t count, absl::Time now);
   void SendWho(const Member& member);
   void SendHistory(const Member& member, uint64_t from_sequence);
   // Takes a token from the member's bucket; false when it is empty.
   bool TakeToken(Member& member, absl::Time now);
-  // Sends "<verb> <seq> <nick>[ <tail>]" to every member and keeps it for
-  // HISTORY.
-  void BroadcastNumbered(absl::string_view verb, absl::string_view nick, absl::string_view tail);
+  // A broadcast of the backplane: to every member of this server.
+  void Deliver(absl::string_view text);
+  // Tells member `id`, if still here, why its broadcast failed.
+  void BroadcastFailed(uint64_t id, const absl::Status& status);
   void Remove(const PeerKey& peer);
   void Reply(const Member& member, absl::string_view text);
 
   const ChatOptions options_;
   ChatOutput* const output_;
+  // Destroyed after the members below: no answer comes to a half-gone room.
+  const std::unique_ptr<ChatBackplane> backplane_;
   const JoinCookies cookies_;
   absl::flat_hash_map<PeerKey, Member> members_;
-  absl::flat_hash_map<std::string, PeerKey> nicks_;
+  // Addresses whose JOIN waits for the backplane.
+  absl::flat_hash_set<PeerKey> joining_;
+  uint64_t next_member_id_ = 1;
   // Dense, for broadcasting: addresses_[i] belongs to slot_owners_[i].
   std::vector<InetAddress> addresses_;
   std::vector<PeerKey> slot_owners_;
-  uint64_t next_sequence_ = 1;
-  // A ring of the last broadcasts; strings keep their capacity.
-  std::vector<Broadcast> history_;
-  size_t history_next_ = 0;
   // Reused for every reply, so steady traffic allocates nothing.
   std::string text_;
 };

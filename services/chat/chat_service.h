@@ -3,7 +3,8 @@
 // chat_service.h: `ChatService`, the chat room on a UDP socket: datagrams
 // from the socket go to the ChatRoom, the room's replies and broadcasts go
 // back through the socket's send queue (sendmmsg), and a timer drops idle
-// members.
+// members. The room's shared state lives on its ChatBackplane: in this
+// process, or on Redis for a room that several servers serve.
 //
 // Fan-out runs on the socket's loop thread, where the room lives. Measured
 // (bench/chat_fanout_bench, 2 cores, loopback): inline 244 us per broadcast
@@ -24,6 +25,7 @@
 #include "reactor/event_loop.h"
 #include "reactor/inet_address.h"
 #include "reactor/udp_socket.h"
+#include "services/chat/chat_backplane.h"
 #include "services/chat/chat_room.h"
 
 namespace switchboard {
@@ -32,10 +34,12 @@ namespace switchboard {
 // included.
 class ChatService final : private ChatOutput {
  public:
-  // Binds `address`; receives nothing until Start().
+  // Binds `address`; receives nothing until Start(). The room's shared
+  // state lives on `backplane` (null: in this process).
   static absl::StatusOr<std::unique_ptr<ChatService>> Bind(
       EventLoop* loop, const InetAddress& address, const ChatOptions& options,
-      const UdpSocketOptions& socket_options = {});
+      const UdpSocketOptions& socket_options = {},
+      std::unique_ptr<ChatBackplane> backplane = nullptr);
   ~ChatService() override;
 
   void Start();
@@ -45,7 +49,8 @@ class ChatService final : private ChatOutput {
   const UdpSocket& socket() const { return *socket_; }
 
  private:
-  ChatService(EventLoop* loop, std::unique_ptr<UdpSocket> socket, const ChatOptions& options);
+  ChatService(EventLoop* loop, std::unique_ptr<UdpSocket> socket, const ChatOptions& options,
+              std::unique_ptr<ChatBackplane> backplane);
 
   // ChatOutput:
   void SendTo(const InetAddress& to, absl::string_view datagram) override;
@@ -56,6 +61,7 @@ class ChatService final : private ChatOutput {
   std::unique_ptr<UdpSocket> socket_;
   ChatRoom room_;
   std::optional<TimerId> sweep_timer_;
+  bool receiving_ = false;  // inside the socket's receive callback
 };
 
 }  // namespace switchboard
