@@ -17,35 +17,22 @@
 #include "gtest/gtest.h"
 #include "services/store/postgres_store.h"
 #include "tests/testing/fake_clock.h"
-#include "tests/testing/postgres_cluster.h"
+#include "tests/testing/postgres_test.h"
 
 namespace switchboard {
 namespace {
 
 using testing::FakeClock;
-using testing::PostgresCluster;
 
 constexpr absl::Duration kWindow = absl::Minutes(15);
 
-class SharedFailureLimiterTest : public ::testing::Test {
+class SharedFailureLimiterTest : public testing::PostgresTest {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<PostgresCluster>> cluster = PostgresCluster::Start();
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = cluster->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_NE(cluster_, nullptr);
-    absl::StatusOr<std::string> uri = cluster_->CreateDatabase();
-    ASSERT_TRUE(uri.ok()) << uri.status();
+    ASSERT_NO_FATAL_FAILURE(PostgresTest::SetUp());
     // Two stores, as two servers have, on one database.
     for (auto* store : {&store_a_, &store_b_}) {
-      absl::StatusOr<std::unique_ptr<PostgresStore>> opened = PostgresStore::Open(*uri, 2);
+      absl::StatusOr<std::unique_ptr<PostgresStore>> opened = PostgresStore::Open(uri_, 2);
       ASSERT_TRUE(opened.ok()) << opened.status();
       *store = *std::move(opened);
     }
@@ -61,15 +48,12 @@ class SharedFailureLimiterTest : public ::testing::Test {
     return wait.ok() ? *wait : std::nullopt;
   }
 
-  static PostgresCluster* cluster_;
   FakeClock clock_;
   std::unique_ptr<PostgresStore> store_a_;
   std::unique_ptr<PostgresStore> store_b_;
   std::unique_ptr<SharedFailureLimiter> a_;
   std::unique_ptr<SharedFailureLimiter> b_;
 };
-
-PostgresCluster* SharedFailureLimiterTest::cluster_ = nullptr;
 
 TEST_F(SharedFailureLimiterTest, FailuresSpreadOverTwoServersLockOnBoth) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(a_->RecordFailure("alice", "10.0.0.1").ok());

@@ -23,7 +23,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/loopback.h"
-#include "tests/testing/postgres_cluster.h"
+#include "tests/testing/postgres_test.h"
 #include "tests/testing/text_client.h"
 
 namespace switchboard {
@@ -31,32 +31,14 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
-using testing::PostgresCluster;
 using testing::ServerProcess;
 using ::testing::StartsWith;
 using testing::TextClient;
 
 constexpr char kServerFailed[] = "451 the server could not do that now; try again later";
 
-class SharedStoreTest : public ::testing::Test {
+class SharedStoreTest : public testing::PostgresTest {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<PostgresCluster>> cluster = PostgresCluster::Start();
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = cluster->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(cluster_, nullptr);
-    absl::StatusOr<std::string> uri = cluster_->CreateDatabase();
-    ASSERT_TRUE(uri.ok()) << uri.status();
-    uri_ = *uri;
-  }
-
   // A server on the test's database (PGPASSWORD comes from this process).
   absl::StatusOr<ServerProcess> StartServer(std::vector<std::string> services = {"identity",
                                                                                  "auth"}) {
@@ -74,12 +56,7 @@ class SharedStoreTest : public ::testing::Test {
   static std::string TokenOf(absl::string_view reply) {
     return std::string(reply.substr(reply.rfind(' ') + 1));
   }
-
-  static PostgresCluster* cluster_;
-  std::string uri_;
 };
-
-PostgresCluster* SharedStoreTest::cluster_ = nullptr;
 
 TEST_F(SharedStoreTest, WhatOneServerLearnsTheOthersKnow) {
   absl::StatusOr<ServerProcess> a = StartServer();

@@ -23,34 +23,16 @@
 #include "services/store/postgres_schema.h"
 #include "tests/store/store_test_util.h"
 #include "tests/testing/loopback.h"
-#include "tests/testing/postgres_cluster.h"
+#include "tests/testing/postgres_test.h"
 
 namespace switchboard::store_test {
 namespace {
 
-using ::switchboard::testing::PostgresCluster;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class PostgresStoreTest : public ::testing::Test {
+class PostgresStoreTest : public ::switchboard::testing::PostgresTest {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<PostgresCluster>> cluster = PostgresCluster::Start();
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = cluster->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(cluster_, nullptr);
-    absl::StatusOr<std::string> uri = cluster_->CreateDatabase();
-    ASSERT_TRUE(uri.ok()) << uri.status();
-    uri_ = *uri;
-  }
-
   // Runs `sql` on a connection of the test's own.
   void Run(const std::string& sql) {
     absl::StatusOr<std::unique_ptr<PgConnection>> connection = PgConnection::Connect(uri_);
@@ -63,12 +45,7 @@ class PostgresStoreTest : public ::testing::Test {
     absl::StatusOr<int> version = PostgresSchemaVersion(**connection);
     return version.ok() ? *version : -1;
   }
-
-  static PostgresCluster* cluster_;
-  std::string uri_;
 };
-
-PostgresCluster* PostgresStoreTest::cluster_ = nullptr;
 
 TEST(PostgresUriTest, OnlyPostgresUrisWithoutAPassword) {
   EXPECT_OK(CheckPostgresUri("postgresql://app@db.example:5432/switchboard"));
