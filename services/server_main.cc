@@ -173,8 +173,14 @@ void WatchSignals(const sigset_t& signals, EventLoop* main_loop) {
   std::thread([signals, main_loop] {
     int signal_number = 0;
     sigwait(&signals, &signal_number);
-    LOG(INFO) << "received " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
-              << ": shutting down";
+    // Logged by the main loop, which logs everything else of the chat:
+    // glog reads the time zone through libc's tzset, whose internal lock
+    // ThreadSanitizer cannot see, so two threads logging unordered are
+    // reported as a race. Run() runs the tasks queued before Quit().
+    main_loop->QueueInLoop([signal_number] {
+      LOG(INFO) << "received " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+                << ": shutting down";
+    });
     main_loop->Quit();
   }).detach();
 }

@@ -297,24 +297,12 @@ void RedisBackplane::CatchUp() {
   commands_.Command(args, [this](redisReply* reply) {
     // Oldest first, past the last one delivered; a gap larger than the
     // history stays a gap, which members see in the numbers.
-    uint64_t caught_up_to = 0;
     size_t caught = 0;
     if (reply != nullptr && reply->type == REDIS_REPLY_ARRAY) {
-      for (size_t i = reply->elements; i-- > 0;) {
-        const absl::string_view text = View(reply->element[i]);
-        const uint64_t sequence = SequenceOf(text);
-        if (sequence <= last_delivered_) continue;
-        Deliver(text);
-        caught_up_to = sequence;
-        ++caught;
-      }
+      for (size_t i = reply->elements; i-- > 0;) caught += Deliver(View(reply->element[i]));
     }
     catching_up_ = false;
-    // Those held meanwhile, but for the ones the history just gave. (Only
-    // then compared: a sequence that restarted must not be filtered out.)
-    for (const std::string& text : held_) {
-      if (caught_up_to == 0 || SequenceOf(text) > caught_up_to) Deliver(text);
-    }
+    for (const std::string& text : held_) Deliver(text);
     held_.clear();
     if (caught > 0) {
       LOG(INFO) << "chat backplane: delivered " << caught
@@ -323,9 +311,15 @@ void RedisBackplane::CatchUp() {
   });
 }
 
-void RedisBackplane::Deliver(absl::string_view text) {
-  last_delivered_ = Saw(text);
+bool RedisBackplane::Deliver(absl::string_view text) {
+  // Once only: a broadcast the history gave may still arrive live (the two
+  // connections are read in no set order). The renewals keep the sequence
+  // from going back, even when Redis loses its data.
+  const uint64_t sequence = Saw(text);
+  if (sequence <= last_delivered_) return false;
+  last_delivered_ = sequence;
   if (deliver_) deliver_(text);
+  return true;
 }
 
 absl::Status RedisBackplane::Failed(const redisReply* reply) {

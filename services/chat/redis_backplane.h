@@ -88,8 +88,8 @@ class RedisBackplane final : public ChatBackplane {
   // missed, holding live broadcasts back until then, so that none is lost
   // or repeated and the order stays the sequence's.
   void CatchUp();
-  // Hands a broadcast to the room.
-  void Deliver(absl::string_view text);
+  // Hands a broadcast to the room, unless it was already; true if it did.
+  bool Deliver(absl::string_view text);
   // Learns the sequence number of `text` ("<verb> <seq> ...") for the hint,
   // and returns it.
   uint64_t Saw(absl::string_view text);

@@ -391,7 +391,7 @@ TEST_P(ChatBackplaneTest, MembersOfAKilledServerLeaveWithinTheTimeout) {
   EXPECT_THAT(bob.Who(), ElementsAre("bob"));
   Member again(b->port("chat"));
   EXPECT_THAT(again.Join("alice"), MatchesRegex("OK [A-Za-z0-9_-]{22} 2")) << "the nick is free";
-  EXPECT_EQ(b->Stop(), 0);
+  EXPECT_EQ(b->Stop(), 0) << b->process().Stderr();
 }
 
 // Runs the server with `flag` and returns its exit status and stderr.
