@@ -45,7 +45,7 @@ WORK="$(mktemp -d "${TEST_TMPDIR:-/tmp}/cluster_test.XXXXXX")"
 chmod 755 "$WORK"  # PostgreSQL runs as user postgres
 ID=$$
 NET="10.232.$((ID % 250 + 1))"
-NET6="fd00:232:$((ID % 60000))"
+NET6="fd00:232:$(printf %x $((ID % 65536)))"  # one group: 4 hex digits at most
 ROLES=(engines srva srvb clients)
 declare -A NS V4 V6
 i=1
