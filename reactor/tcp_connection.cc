@@ -294,7 +294,10 @@ void TcpConnection::AdvanceEnding() {
   // discarding) until the peer closes too, bounded by the linger time.
   phase_ = Phase::kLingering;
   if (absl::Status s = socket_.ShutdownWrite(); !s.ok()) {
-    Close(absl::StrCat("shutdown failed: ", s.message()));
+    // ENOTCONN: the peer reset the connection since the last read, which
+    // is not a failure of ours.
+    Close(ErrnoOf(s) == ENOTCONN ? "the client reset the connection"
+                                 : absl::StrCat("shutdown failed: ", s.message()));
     return;
   }
   linger_timer_ = loop()->RunAfter(options_.linger, [this] {

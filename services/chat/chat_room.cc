@@ -92,6 +92,12 @@ void ChatRoom::Join(const InetAddress& from, const PeerKey& peer, Member* member
     return;
   }
   if (space == absl::string_view::npos) {
+    // A nick that could never join gets no cookie: a stranger gets nothing
+    // for it, as for anything else wrong.
+    if (!IsValidNick(nick)) {
+      if (member != nullptr) output_->SendTo(from, kNickRule);
+      return;
+    }
     // Step one, the only reply a stranger ever gets: "COOKIE " and 11
     // characters, 18 bytes, while the shortest request ("JOIN x") is 6.
     text_.assign("COOKIE ");

@@ -259,6 +259,11 @@ TEST_F(ChatRoomTest, StrangersGetNothingButTheCookie) {
       std::string("\0\0\0\0", 4),
       std::string(1201, 'x'),
       absl::StrCat("JOIN ", std::string(1300, 'y')),
+      // Nicks that could never join get no cookie either.
+      std::string("JOIN a\0b", 8),
+      "JOIN a\tb",
+      "JOIN a\x7f",
+      absl::StrCat("JOIN ", std::string(kMaxNickChars + 1, 'n')),
   };
   for (const std::string& probe : probes) {
     Send(stranger, probe);
@@ -284,8 +289,10 @@ TEST_F(ChatRoomTest, CookieReplyIsAtMostThreeTimesTheRequest) {
 
 TEST_F(ChatRoomTest, NickRules) {
   const InetAddress from = Local(2);
+  // The cookie is the address's, whatever the nick: a bad nick gets none
+  // (step one), and ERR 400 with a cookie got for a good one (step two).
   const auto join = [&](absl::string_view nick) {
-    return Ask(from, absl::StrCat("JOIN ", nick, " ", Cookie(from, nick)));
+    return Ask(from, absl::StrCat("JOIN ", nick, " ", Cookie(from)));
   };
   std::string emoji32;
   for (int i = 0; i < 32; ++i) emoji32 += "\xF0\x9F\x98\x80";  // U+1F600, 4 bytes
@@ -296,6 +303,7 @@ TEST_F(ChatRoomTest, NickRules) {
         std::string("bell\x07"), std::string("del\x7F"), std::string("nel\xC2\x85"),
         std::string("nbsp\xC2\xA0x"), std::string("ideo\xE3\x80\x80x"),
         std::string("em\xE2\x80\x83x"), std::string("nul\0x", 5)}) {
+    EXPECT_THAT(Ask(from, absl::StrCat("JOIN ", bad)), SizeIs(0)) << absl::CHexEscape(bad);
     std::vector<std::string> replies = join(bad);
     ASSERT_THAT(replies, SizeIs(1)) << absl::CHexEscape(bad);
     EXPECT_THAT(replies[0], ::testing::StartsWith("ERR 400 ")) << absl::CHexEscape(bad);
