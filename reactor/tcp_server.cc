@@ -45,6 +45,9 @@ void TcpServer::HandleNewConnection(Socket socket, const InetAddress& raw_peer) 
     LOG(WARNING) << options_.name << ": refused " << peer.ToString() << ": " << limit_->max()
                  << " connections are open, the --max_connections limit; "
                     "closing it at once";
+    // A fresh socket's send buffer takes a line; if not, the close says it.
+    int ignored_errno = 0;
+    if (!options_.refusal.empty()) (void)socket.SendSome(options_.refusal, &ignored_errno);
     return;  // `socket` closes here
   }
   const uint64_t id = next_id_++;

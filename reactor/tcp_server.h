@@ -26,6 +26,9 @@ namespace switchboard {
 struct TcpServerOptions {
   std::string name = "tcp";  // the service's name, for log lines
   TcpConnectionOptions connection;
+  // Sent, best effort and without waiting, to a connection refused past
+  // the ConnectionLimit before it is closed; empty: nothing.
+  std::string refusal;
 };
 
 // Construction, Start, StopAccepting, EndAllSessions, CloseAll and the

@@ -336,8 +336,15 @@ absl::StatusOr<std::vector<ListeningService>> Server::BindServices() {
     if (!bound.ok()) return bound.status();
     listeners_.push_back(Listener{name, "tcp", *bound, skipped});
     services_.push_back(spec.make(resources));
-    tcp.push_back(ListeningService{name, services_.back().get(), *std::move(socket),
-                                   FramingOf(config_, spec)});
+    const Framing framing = FramingOf(config_, spec);
+    std::string refusal;
+    if (!spec.busy_reply.empty()) {
+      Buffer framed;
+      MakeCodec(framing)->Encode(spec.busy_reply, &framed);
+      refusal = std::string(framed.view());
+    }
+    tcp.push_back(ListeningService{name, services_.back().get(), *std::move(socket), framing,
+                                   std::move(refusal)});
   }
   return tcp;
 }

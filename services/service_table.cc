@@ -9,6 +9,8 @@
 namespace switchboard {
 namespace {
 
+constexpr absl::string_view kTooManyConnections = "421 too many connections; try again later";
+
 std::vector<ServiceSpec> MakeTable() {
   std::vector<ServiceSpec> table;
   table.push_back(ServiceSpec{
@@ -24,6 +26,7 @@ std::vector<ServiceSpec> MakeTable() {
       .default_port = 7008,
       .framings = {Framing::kLine, Framing::kLength},
       .needs_store = true,
+      .busy_reply = std::string(kTooManyConnections),
       .make = [](const ServiceResources& r) { return std::make_unique<IdentityService>(r.store); },
   });
   table.push_back(ServiceSpec{
@@ -33,6 +36,7 @@ std::vector<ServiceSpec> MakeTable() {
       .framings = {Framing::kLine, Framing::kLength},
       .needs_store = true,
       .needs_passwords = true,
+      .busy_reply = std::string(kTooManyConnections),
       .make =
           [](const ServiceResources& r) {
             AuthServiceOptions options;

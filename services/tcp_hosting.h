@@ -25,6 +25,9 @@ struct ListeningService {
   Service* service = nullptr;  // outlives the hosting
   Socket listener;
   Framing framing = Framing::kLine;
+  // Sent, framed, to a connection refused past --max_connections before it
+  // is closed; empty: closed without a word.
+  std::string refusal;
 };
 
 // Settings every model honours alike.

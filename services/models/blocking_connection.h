@@ -28,6 +28,8 @@ namespace switchboard {
 struct BlockingConnectionOptions {
   std::string name = "tcp";  // the service's name, for log lines
   Framing framing = Framing::kRaw;
+  // Sent, framed, to a connection refused past --max_connections.
+  std::string refusal;
   CodecLimits limits;
   // No byte received or sent for this long closes the connection.
   absl::Duration idle_timeout = absl::Seconds(300);

@@ -19,6 +19,7 @@ absl::StatusOr<std::unique_ptr<BlockingHosting>> BlockingHosting::Create(
     BlockingConnectionOptions connection;
     connection.name = listening.name;
     connection.framing = listening.framing;
+    connection.refusal = listening.refusal;
     connection.limits = options.limits;
     connection.idle_timeout = options.idle_timeout;
     absl::StatusOr<std::unique_ptr<BlockingServer>> server;

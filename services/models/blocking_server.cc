@@ -120,6 +120,8 @@ std::unique_ptr<BlockingConnection> BlockingServer::Accept() {
       LOG(WARNING) << options_.name << ": refused " << peer.ToString() << ": " << limit_->max()
                    << " connections are open, the --max_connections limit; "
                       "closing it at once";
+      int ignored_errno = 0;
+      if (!options_.refusal.empty()) (void)socket.SendSome(options_.refusal, &ignored_errno);
       continue;  // `socket` closes here
     }
     const uint64_t id = next_id_++;

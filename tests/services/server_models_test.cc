@@ -377,9 +377,42 @@ TEST(IterativeModelTest, MaxConnectionsCountsEveryService) {
   Socket echo = ConnectTo("127.0.0.1", server.port("echo"));
   EXPECT_EQ(Echo(echo, "busy\n"), "busy\n");
   Socket identity = ConnectTo("127.0.0.1", server.port("identity"));
-  EXPECT_TRUE(ClosedWithNothingMore(identity)) << "accepted past --max_connections";
+  bool closed = false;
+  EXPECT_EQ(ReadToEnd(identity, &closed), "421 too many connections; try again later\n");
+  EXPECT_TRUE(closed) << "accepted past --max_connections";
   echo.Close();
   EXPECT_TRUE(ServedAfterRetries(server.port("echo"), 100));
+}
+
+// Past --max_connections, a service with lines says why in its framing
+// before the close (every model); echo has no lines to say it in.
+TEST(MaxConnectionsTest, LineServicesSayWhyInTheirFraming) {
+  for (ServerModel model :
+       {ServerModel::kReactor, ServerModel::kBlocking, ServerModel::kIterative}) {
+    SCOPED_TRACE(ServerModelName(model));
+    ServerConfig config = ConfigFor(model, {"echo", "identity", "auth"});
+    config.max_connections = 1;
+    config.framings["auth"] = Framing::kLength;
+    InProcessServer server(config);
+    ASSERT_TRUE(server.ok()) << server.status();
+    Socket echo = ConnectTo("127.0.0.1", server.port("echo"));
+    EXPECT_EQ(Echo(echo, "holding the only place\n"), "holding the only place\n");
+    bool closed = false;
+    Socket identity = ConnectTo("127.0.0.1", server.port("identity"));
+    EXPECT_EQ(ReadToEnd(identity, &closed), "421 too many connections; try again later\n");
+    EXPECT_TRUE(closed);
+    Socket auth = ConnectTo("127.0.0.1", server.port("auth"));
+    const std::string text = "421 too many connections; try again later";
+    EXPECT_EQ(ReadToEnd(auth, &closed),
+              absl::StrCat(std::string("\0\0\0", 3), std::string(1, static_cast<char>(text.size())),
+                           text));
+    EXPECT_TRUE(closed);
+    // (The iterative model leaves a second echo client in the backlog,
+    // not accepted: nothing to refuse.)
+    if (model == ServerModel::kIterative) continue;
+    Socket second_echo = ConnectTo("127.0.0.1", server.port("echo"));
+    EXPECT_TRUE(ClosedWithNothingMore(second_echo));
+  }
 }
 
 TEST(BlockingModelTest, FiftyClientsAreServedAtOnce) {
