@@ -276,6 +276,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   // For auth's hashes and tokens and chat's cookies and keys.
   if (absl::Status s = PasswordHasher::InitSodium(); !s.ok()) return s;
   std::unique_ptr<Server> server(new Server(config, main_loop, calendar));
+  // Bind first, so that a busy port fails before anything is created,
+  // connected to or started.
+  absl::StatusOr<std::vector<BoundListener>> bound = server->BindListeners();
+  if (!bound.ok()) return bound.status();
   if (absl::Status s = server->OpenResources(); !s.ok()) return s;
   const bool chat =
       std::find(config.services.begin(), config.services.end(), "chat") != config.services.end();
@@ -289,18 +293,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
     }
     server->chat_endpoint_ = *endpoint;
   }
-  // Bind first, so that a busy port fails before any thread starts.
-  absl::StatusOr<std::vector<ListeningService>> services = server->BindServices();
-  if (!services.ok()) return services.status();
+  std::vector<ListeningService> services = server->MakeServices(*std::move(bound));
   if (absl::Status s = server->AwaitChatBackplane(); !s.ok()) return s;
-  if (absl::Status s = server->Host(*std::move(services)); !s.ok()) return s;
+  if (absl::Status s = server->Host(std::move(services)); !s.ok()) return s;
   return server;
 }
 
-absl::StatusOr<std::vector<ListeningService>> Server::BindServices() {
-  const ServiceResources resources{store_.get(), hasher_.get(), limiter_.get(), calendar_,
-                                   config_.session_ttl};
-  std::vector<ListeningService> tcp;
+absl::StatusOr<std::vector<Server::BoundListener>> Server::BindListeners() {
+  std::vector<BoundListener> bound;
   for (const std::string& name : config_.services) {
     const ServiceSpec& spec = *FindService(name);
     auto port_it = config_.ports.find(name);
@@ -312,29 +312,47 @@ absl::StatusOr<std::vector<ListeningService>> Server::BindServices() {
           absl::StrCat("--host=", config_.host, " is not an IPv4 or IPv6 address"));
     }
     std::vector<uint16_t> skipped;
+    BoundListener listener;
+    listener.spec = &spec;
     if (spec.transport == Transport::kUdp) {
-      absl::StatusOr<std::unique_ptr<ChatService>> chat = BindWithPortSearch(
+      absl::StatusOr<std::unique_ptr<UdpSocket>> socket = BindWithPortSearch(
           *address, config_.port_search, &skipped, [&](const InetAddress& candidate) {
             UdpSocketOptions socket_options;
             socket_options.reuse_port = config_.reuse_port;
-            return ChatService::Bind(main_loop_, candidate, ChatOptionsOf(config_), socket_options,
-                                     MakeChatBackplane());
+            return UdpSocket::Bind(main_loop_, candidate, socket_options);
           });
-      if (!chat.ok()) return ListenError(name, *address, config_.port_search, chat.status());
-      listeners_.push_back(Listener{name, "udp", (*chat)->local_address(), skipped});
-      chat_ = *std::move(chat);
+      if (!socket.ok()) return ListenError(name, *address, config_.port_search, socket.status());
+      listeners_.push_back(Listener{name, "udp", (*socket)->local_address(), skipped});
+      listener.udp = *std::move(socket);
+    } else {
+      absl::StatusOr<Socket> socket = BindWithPortSearch(
+          *address, config_.port_search, &skipped, [this](const InetAddress& candidate) {
+            ListenOptions options;
+            options.reuse_port = config_.reuse_port;
+            return Socket::Listen(candidate, options);
+          });
+      if (!socket.ok()) return ListenError(name, *address, config_.port_search, socket.status());
+      absl::StatusOr<InetAddress> local = socket->LocalAddress();
+      if (!local.ok()) return local.status();
+      listeners_.push_back(Listener{name, "tcp", *local, skipped});
+      listener.tcp = *std::move(socket);
+    }
+    bound.push_back(std::move(listener));
+  }
+  return bound;
+}
+
+std::vector<ListeningService> Server::MakeServices(std::vector<BoundListener> bound) {
+  const ServiceResources resources{store_.get(), hasher_.get(), limiter_.get(), calendar_,
+                                   config_.session_ttl};
+  std::vector<ListeningService> tcp;
+  for (BoundListener& listener : bound) {
+    const ServiceSpec& spec = *listener.spec;
+    if (listener.udp != nullptr) {
+      chat_ = ChatService::Create(main_loop_, std::move(listener.udp), ChatOptionsOf(config_),
+                                  MakeChatBackplane());
       continue;
     }
-    absl::StatusOr<Socket> socket = BindWithPortSearch(*address, config_.port_search, &skipped,
-                                                       [this](const InetAddress& candidate) {
-                                                         ListenOptions options;
-                                                         options.reuse_port = config_.reuse_port;
-                                                         return Socket::Listen(candidate, options);
-                                                       });
-    if (!socket.ok()) return ListenError(name, *address, config_.port_search, socket.status());
-    absl::StatusOr<InetAddress> bound = socket->LocalAddress();
-    if (!bound.ok()) return bound.status();
-    listeners_.push_back(Listener{name, "tcp", *bound, skipped});
     services_.push_back(spec.make(resources));
     const Framing framing = FramingOf(config_, spec);
     std::string refusal;
@@ -343,8 +361,8 @@ absl::StatusOr<std::vector<ListeningService>> Server::BindServices() {
       MakeCodec(framing)->Encode(spec.busy_reply, &framed);
       refusal = std::string(framed.view());
     }
-    tcp.push_back(ListeningService{name, services_.back().get(), *std::move(socket), framing,
-                                   std::move(refusal)});
+    tcp.push_back(ListeningService{spec.name, services_.back().get(), std::move(listener.tcp),
+                                   framing, std::move(refusal)});
   }
   return tcp;
 }

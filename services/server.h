@@ -22,7 +22,9 @@
 #include "reactor/connection_limit.h"
 #include "reactor/event_loop.h"
 #include "reactor/poller.h"
+#include "reactor/socket.h"
 #include "reactor/thread_pool.h"
+#include "reactor/udp_socket.h"
 #include "services/auth/failure_limiter.h"
 #include "services/auth/password_hasher.h"
 #include "services/chat/chat_service.h"
@@ -121,9 +123,18 @@ class Server {
   absl::Status OpenResources();
   // The store --store names.
   absl::Status OpenStore();
-  // Makes each service and binds its listener; the TCP ones are returned
-  // for the hosting, the chat is bound on the main loop.
-  absl::StatusOr<std::vector<ListeningService>> BindServices();
+  // A listener bound before anything else is opened.
+  struct BoundListener {
+    const ServiceSpec* spec = nullptr;
+    Socket tcp;                      // TCP services: listening
+    std::unique_ptr<UdpSocket> udp;  // the chat
+  };
+  // Binds every service's listener (recorded in listeners_), so that a busy
+  // port fails first, before the store or an engine is touched.
+  absl::StatusOr<std::vector<BoundListener>> BindListeners();
+  // Makes each service on its bound listener; the TCP ones are returned for
+  // the hosting, the chat runs on the main loop.
+  std::vector<ListeningService> MakeServices(std::vector<BoundListener> bound);
   // The chat room's shared state named by --chat_backplane (null: none).
   std::unique_ptr<ChatBackplane> MakeChatBackplane() const;
   // Runs the main loop until the chat's backplane serves, for a while.

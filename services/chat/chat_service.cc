@@ -14,8 +14,15 @@ absl::StatusOr<std::unique_ptr<ChatService>> ChatService::Bind(
   absl::StatusOr<std::unique_ptr<UdpSocket>> socket =
       UdpSocket::Bind(loop, address, socket_options);
   if (!socket.ok()) return socket.status();
+  return Create(loop, *std::move(socket), options, std::move(backplane));
+}
+
+std::unique_ptr<ChatService> ChatService::Create(EventLoop* loop, std::unique_ptr<UdpSocket> socket,
+                                                 const ChatOptions& options,
+                                                 std::unique_ptr<ChatBackplane> backplane) {
+  loop->AssertInLoopThread();
   return std::unique_ptr<ChatService>(
-      new ChatService(loop, *std::move(socket), options, std::move(backplane)));
+      new ChatService(loop, std::move(socket), options, std::move(backplane)));
 }
 
 ChatService::ChatService(EventLoop* loop, std::unique_ptr<UdpSocket> socket,

@@ -40,6 +40,10 @@ class ChatService final : private ChatOutput {
       EventLoop* loop, const InetAddress& address, const ChatOptions& options,
       const UdpSocketOptions& socket_options = {},
       std::unique_ptr<ChatBackplane> backplane = nullptr);
+  // The same on a socket already bound.
+  static std::unique_ptr<ChatService> Create(EventLoop* loop, std::unique_ptr<UdpSocket> socket,
+                                             const ChatOptions& options,
+                                             std::unique_ptr<ChatBackplane> backplane = nullptr);
   ~ChatService() override;
 
   void Start();

@@ -278,6 +278,23 @@ TEST(ServerTest, BusyPortWithoutSearchIsAStartupError) {
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
 }
 
+// The store and the engines come after the ports: a busy port stops
+// start-up before a fresh --data_dir is created, and the one line on stderr
+// is all there is (no store migration lines before it).
+TEST(ServerTest, BusyPortIsFoundBeforeTheStoreIsCreated) {
+  auto holder = Socket::Listen(*InetAddress::Parse("127.0.0.1", 0));
+  ASSERT_TRUE(holder.ok());
+  const int busy = holder->LocalAddress()->port();
+  const std::string data_dir = testing::TempPath("never-created");
+  auto [status, err] =
+      RunToExit({"--services=identity,auth", "--auth_port=0",
+                 absl::StrCat("--identity_port=", busy), absl::StrCat("--data_dir=", data_dir)});
+  EXPECT_EQ(status, 2);
+  EXPECT_THAT(err, HasSubstr(absl::StrCat("cannot listen for identity on 127.0.0.1:", busy)));
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(access(data_dir.c_str(), F_OK), 0) << data_dir << " was created";
+}
+
 TEST(ServerTest, BusyChatPortIsAStartupErrorUnlessSearched) {
   absl::StatusOr<Socket> holder = Socket::Create(AF_INET, SOCK_DGRAM);
   ASSERT_TRUE(holder.ok());
