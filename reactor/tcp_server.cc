@@ -41,13 +41,19 @@ void TcpServer::StopAccepting() {
 
 void TcpServer::HandleNewConnection(Socket socket, const InetAddress& raw_peer) {
   const InetAddress peer = raw_peer.Unmapped();
-  if (!limit_->TryAcquire()) {
-    LOG(WARNING) << options_.name << ": refused " << peer.ToString() << ": " << limit_->max()
-                 << " connections are open, the --max_connections limit; "
-                    "closing it at once";
+  const ConnectionLimit::Verdict verdict = limit_->TryAcquire(peer);
+  if (verdict != ConnectionLimit::Verdict::kAdmitted) {
+    const bool address = verdict == ConnectionLimit::Verdict::kAddressFull;
+    LOG(WARNING) << options_.name << ": refused " << peer.ToString() << ": "
+                 << (address ? limit_->max_per_address() : limit_->max())
+                 << (address ? " connections from this address are open, the "
+                               "--max_connections_per_address limit"
+                             : " connections are open, the --max_connections limit")
+                 << "; closing it at once";
     // A fresh socket's send buffer takes a line; if not, the close says it.
+    const std::string& refusal = address ? options_.address_refusal : options_.refusal;
     int ignored_errno = 0;
-    if (!options_.refusal.empty()) (void)socket.SendSome(options_.refusal, &ignored_errno);
+    if (!refusal.empty()) (void)socket.SendSome(refusal, &ignored_errno);
     return;  // `socket` closes here
   }
   const uint64_t id = next_id_++;
@@ -86,7 +92,7 @@ void TcpServer::HandleClosed(LoopConnections* slot, TcpConnection& connection) {
   std::unique_ptr<TcpConnection> owned = std::move(it->second);
   slot->connections.erase(it);
   count_.fetch_sub(1, std::memory_order_acq_rel);
-  limit_->Release();
+  limit_->Release(connection.peer());
   slot->loop->QueueInLoop([owned = std::move(owned)] {});
 }
 

@@ -27,8 +27,10 @@ struct TcpServerOptions {
   std::string name = "tcp";  // the service's name, for log lines
   TcpConnectionOptions connection;
   // Sent, best effort and without waiting, to a connection refused past
-  // the ConnectionLimit before it is closed; empty: nothing.
+  // the ConnectionLimit (in all; from its address) before it is closed;
+  // empty: nothing.
   std::string refusal;
+  std::string address_refusal;
 };
 
 // Construction, Start, StopAccepting, EndAllSessions, CloseAll and the

@@ -31,6 +31,7 @@ absl::StatusOr<std::unique_ptr<ReactorHosting>> ReactorHosting::Create(
     hosted.host = std::make_unique<ServiceHost>(listening.service, workers, host_options);
     tcp_options.name = listening.name;
     tcp_options.refusal = listening.refusal;
+    tcp_options.address_refusal = listening.address_refusal;
     hosted.tcp = std::make_unique<TcpServer>(main_loop, hosting->io_loops_.get(),
                                              std::move(listening.listener), limit, tcp_options);
     hosted.host->Attach(hosted.tcp.get());

@@ -136,6 +136,9 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (config.max_connections < 1) {
     return absl::InvalidArgumentError("--max_connections must be at least 1");
   }
+  if (config.max_connections_per_address < 0) {
+    return absl::InvalidArgumentError("--max_connections_per_address must be 0 (no cap) or more");
+  }
   if (config.echo_chunk < 1 || config.echo_chunk > (1 << 20)) {
     return absl::InvalidArgumentError("--echo_chunk must be between 1 and 1048576");
   }
@@ -181,7 +184,10 @@ absl::Status ValidateConfig(const ServerConfig& config) {
 constexpr absl::Duration kSessionPurgeInterval = absl::Hours(1);
 
 Server::Server(const ServerConfig& config, EventLoop* main_loop, const Clock* calendar)
-    : config_(config), main_loop_(main_loop), calendar_(calendar), limit_(config.max_connections) {}
+    : config_(config),
+      main_loop_(main_loop),
+      calendar_(calendar),
+      limit_(config.max_connections, config.max_connections_per_address) {}
 
 std::unique_ptr<ChatBackplane> Server::MakeChatBackplane() const {
   if (config_.chat_backplane.empty()) return nullptr;
@@ -355,14 +361,15 @@ std::vector<ListeningService> Server::MakeServices(std::vector<BoundListener> bo
     }
     services_.push_back(spec.make(resources));
     const Framing framing = FramingOf(config_, spec);
-    std::string refusal;
-    if (!spec.busy_reply.empty()) {
+    const auto frame = [framing](absl::string_view text) {
+      if (text.empty()) return std::string();
       Buffer framed;
-      MakeCodec(framing)->Encode(spec.busy_reply, &framed);
-      refusal = std::string(framed.view());
-    }
+      MakeCodec(framing)->Encode(text, &framed);
+      return std::string(framed.view());
+    };
     tcp.push_back(ListeningService{spec.name, services_.back().get(), std::move(listener.tcp),
-                                   framing, std::move(refusal)});
+                                   framing, frame(spec.busy_reply),
+                                   frame(spec.address_busy_reply)});
   }
   return tcp;
 }

@@ -64,6 +64,7 @@ struct ServerConfig {
   absl::Duration idle_timeout = absl::Seconds(300);
   absl::Duration shutdown_grace = absl::Seconds(2);
   int max_connections = 10000;
+  int max_connections_per_address = 0;  // 0: no cap
   size_t echo_chunk = 1024;
   // identity and auth: "sqlite" (in data_dir) or a postgresql:// URI
   std::string store = "sqlite";

@@ -58,6 +58,9 @@ DEFINE_string(store, "sqlite",
 DEFINE_string(idle_timeout, "300s",
               "Close a connection that sent nothing, or did not read its replies, this long");
 DEFINE_int32(max_connections, 10000, "Connections past this many are accepted and closed at once");
+DEFINE_int32(max_connections_per_address, 0,
+             "Connections from one client address past this many are accepted and closed at "
+             "once (0: no cap; loopback benchmarks come from one address)");
 DEFINE_string(shutdown_grace, "2s", "On SIGINT/SIGTERM, how long replies under way may take");
 DEFINE_string(echo_framing, "raw", "Framing of the echo service: raw, line or length");
 DEFINE_string(identity_framing, "line", "Framing of the identity service: line or length");
@@ -150,6 +153,7 @@ ServerConfig ConfigFromFlags() {
   config.chat_rate = FLAGS_chat_rate;
   config.chat_backplane = FLAGS_chat_backplane;
   config.max_connections = FLAGS_max_connections;
+  config.max_connections_per_address = FLAGS_max_connections_per_address;
   if (FLAGS_echo_chunk < 1) FailStartup("--echo_chunk must be at least 1");
   config.echo_chunk = static_cast<size_t>(FLAGS_echo_chunk);
   absl::StatusOr<PwhashCost> cost = ParsePwhashCost(FLAGS_pwhash_cost);

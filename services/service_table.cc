@@ -10,6 +10,8 @@ namespace switchboard {
 namespace {
 
 constexpr absl::string_view kTooManyConnections = "421 too many connections; try again later";
+constexpr absl::string_view kTooManyFromAddress =
+    "421 too many connections from your address; try again later";
 
 std::vector<ServiceSpec> MakeTable() {
   std::vector<ServiceSpec> table;
@@ -27,6 +29,7 @@ std::vector<ServiceSpec> MakeTable() {
       .framings = {Framing::kLine, Framing::kLength},
       .needs_store = true,
       .busy_reply = std::string(kTooManyConnections),
+      .address_busy_reply = std::string(kTooManyFromAddress),
       .make = [](const ServiceResources& r) { return std::make_unique<IdentityService>(r.store); },
   });
   table.push_back(ServiceSpec{
@@ -37,6 +40,7 @@ std::vector<ServiceSpec> MakeTable() {
       .needs_store = true,
       .needs_passwords = true,
       .busy_reply = std::string(kTooManyConnections),
+      .address_busy_reply = std::string(kTooManyFromAddress),
       .make =
           [](const ServiceResources& r) {
             AuthServiceOptions options;

@@ -47,10 +47,12 @@ struct ServiceSpec {
   std::vector<Framing> framings;
   bool needs_store = false;
   bool needs_passwords = false;  // a password hasher and a failure limiter
-  // What a connection refused past --max_connections is told, as one
-  // message of the service's framing before the close; empty for services
-  // without lines to say it in (echo).
+  // What a connection refused past --max_connections (or past
+  // --max_connections_per_address) is told, as one message of the
+  // service's framing before the close; empty for services without lines
+  // to say it in (echo).
   std::string busy_reply;
+  std::string address_busy_reply;
   // Makes a TCP service; null for UDP ones, which the server binds itself
   // around their own socket.
   std::function<std::unique_ptr<Service>(const ServiceResources&)> make;

@@ -25,9 +25,11 @@ struct ListeningService {
   Service* service = nullptr;  // outlives the hosting
   Socket listener;
   Framing framing = Framing::kLine;
-  // Sent, framed, to a connection refused past --max_connections before it
-  // is closed; empty: closed without a word.
+  // Sent, framed, to a connection refused past --max_connections (or
+  // --max_connections_per_address) before it is closed; empty: closed
+  // without a word.
   std::string refusal;
+  std::string address_refusal;
 };
 
 // Settings every model honours alike.

@@ -28,8 +28,10 @@ namespace switchboard {
 struct BlockingConnectionOptions {
   std::string name = "tcp";  // the service's name, for log lines
   Framing framing = Framing::kRaw;
-  // Sent, framed, to a connection refused past --max_connections.
+  // Sent, framed, to a connection refused past --max_connections (in all;
+  // from its address).
   std::string refusal;
+  std::string address_refusal;
   CodecLimits limits;
   // No byte received or sent for this long closes the connection.
   absl::Duration idle_timeout = absl::Seconds(300);

@@ -20,6 +20,7 @@ absl::StatusOr<std::unique_ptr<BlockingHosting>> BlockingHosting::Create(
     connection.name = listening.name;
     connection.framing = listening.framing;
     connection.refusal = listening.refusal;
+    connection.address_refusal = listening.address_refusal;
     connection.limits = options.limits;
     connection.idle_timeout = options.idle_timeout;
     absl::StatusOr<std::unique_ptr<BlockingServer>> server;

@@ -116,12 +116,18 @@ std::unique_ptr<BlockingConnection> BlockingServer::Accept() {
     socket.SetNonBlocking(false).IgnoreError();
     const InetAddress peer =
         InetAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&storage), length).Unmapped();
-    if (!limit_->TryAcquire()) {
-      LOG(WARNING) << options_.name << ": refused " << peer.ToString() << ": " << limit_->max()
-                   << " connections are open, the --max_connections limit; "
-                      "closing it at once";
+    const ConnectionLimit::Verdict verdict = limit_->TryAcquire(peer);
+    if (verdict != ConnectionLimit::Verdict::kAdmitted) {
+      const bool address = verdict == ConnectionLimit::Verdict::kAddressFull;
+      LOG(WARNING) << options_.name << ": refused " << peer.ToString() << ": "
+                   << (address ? limit_->max_per_address() : limit_->max())
+                   << (address ? " connections from this address are open, the "
+                                 "--max_connections_per_address limit"
+                               : " connections are open, the --max_connections limit")
+                   << "; closing it at once";
+      const std::string& refusal = address ? options_.address_refusal : options_.refusal;
       int ignored_errno = 0;
-      if (!options_.refusal.empty()) (void)socket.SendSome(options_.refusal, &ignored_errno);
+      if (!refusal.empty()) (void)socket.SendSome(refusal, &ignored_errno);
       continue;  // `socket` closes here
     }
     const uint64_t id = next_id_++;
@@ -152,7 +158,7 @@ void BlockingServer::Finish(std::unique_ptr<BlockingConnection> connection) {
     absl::MutexLock lock(&mu_);
     open_.erase(connection.get());
   }
-  limit_->Release();
+  limit_->Release(connection->peer());
   connection.reset();
 }
 

@@ -467,6 +467,40 @@ TEST(BlockingModelTest, MaxConnectionsClosesTheExtraOnesAtOnce) {
   EXPECT_TRUE(ServedAfterRetries(server.port("echo"), 100));
 }
 
+// --max_connections_per_address: one address's share, under the models
+// that hold several connections at once; other addresses are served, and a
+// slot given back is taken again.
+TEST(MaxConnectionsTest, PerAddressCapRefusesOnlyThatAddress) {
+  for (ServerModel model : {ServerModel::kReactor, ServerModel::kBlocking}) {
+    SCOPED_TRACE(ServerModelName(model));
+    ServerConfig config = ConfigFor(model, {"echo", "identity"});
+    config.max_connections_per_address = 2;
+    InProcessServer server(config);
+    ASSERT_TRUE(server.ok()) << server.status();
+    Socket a = ConnectTo("127.0.0.1", server.port("echo"), "127.0.0.2");
+    Socket b = ConnectTo("127.0.0.1", server.port("identity"), "127.0.0.2");
+    EXPECT_EQ(Echo(a, "a\n"), "a\n");
+    Socket c = ConnectTo("127.0.0.1", server.port("identity"), "127.0.0.2");
+    bool closed = false;
+    EXPECT_EQ(ReadToEnd(c, &closed),
+              "421 too many connections from your address; try again later\n");
+    EXPECT_TRUE(closed);
+    Socket echo_c = ConnectTo("127.0.0.1", server.port("echo"), "127.0.0.2");
+    EXPECT_TRUE(ClosedWithNothingMore(echo_c));
+    Socket other = ConnectTo("127.0.0.1", server.port("echo"), "127.0.0.3");
+    EXPECT_EQ(Echo(other, "other\n"), "other\n");
+    a.Close();
+    bool served = false;
+    for (int i = 0; i < 100 && !served; ++i) {
+      Socket again = ConnectTo("127.0.0.1", server.port("echo"), "127.0.0.2");
+      char reply[6];
+      served = again.SendAll("again\n").ok() && again.ReceiveExactly(reply, sizeof(reply)).ok();
+      if (!served) absl::SleepFor(absl::Milliseconds(20));
+    }
+    EXPECT_TRUE(served) << "the slot given back was not taken again";
+  }
+}
+
 TEST(ServerModelNameTest, ParsesTheThreeModels) {
   for (ServerModel model :
        {ServerModel::kReactor, ServerModel::kBlocking, ServerModel::kIterative}) {
