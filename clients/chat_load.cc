@@ -14,6 +14,9 @@
 namespace switchboard {
 namespace {
 
+// Chat members per source address when the target is on loopback.
+constexpr uint32_t kMembersPerLoopbackAddress = 32;
+
 constexpr absl::string_view kAlphabet =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 constexpr size_t kPatternPeriod = 61;  // a prime: see echo_pattern.cc
@@ -144,6 +147,13 @@ void ChatLoadMember::Open() {
   if (target_.is_ipv6()) {
     absl::StatusOr<InetAddress> any = InetAddress::Parse("::", 0);
     if (any.ok()) local = *any;
+  } else if (absl::StartsWith(target_.IpString(), "127.")) {
+    // On loopback, members come from many addresses of 127.0.0.0/8, as
+    // many hosts would: a server caps the members of one address
+    // (--chat_max_members_per_address, 64 by default).
+    absl::StatusOr<InetAddress> source = InetAddress::Parse(
+        absl::StrCat("127.0.0.", 1 + (id_ / kMembersPerLoopbackAddress) % 254), 0);
+    if (source.ok()) local = *source;
   }
   UdpSocketOptions options;
   options.receive_slot = kReceiveSlot;

@@ -35,6 +35,7 @@ absl::Status ListenError(absl::string_view name, const InetAddress& address, int
 ChatOptions ChatOptionsOf(const ServerConfig& config) {
   ChatOptions options;
   options.max_members = config.chat_max_members;
+  options.max_members_per_address = config.chat_max_members_per_address;
   options.member_timeout = config.chat_timeout;
   options.rate = config.chat_rate;
   // A small burst: half a second's worth, at least one, at most ten.

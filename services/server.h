@@ -73,6 +73,7 @@ struct ServerConfig {
   absl::Duration session_ttl = absl::Hours(24);
   // chat
   size_t chat_max_members = 1000;
+  size_t chat_max_members_per_address = 64;  // 0: no cap
   absl::Duration chat_timeout = absl::Seconds(60);
   double chat_rate = 20;  // commands per second per member
   // redis://HOST:PORT or unix:///PATH: the room shared by every server

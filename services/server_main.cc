@@ -72,6 +72,9 @@ DEFINE_string(pwhash_cost, "interactive",
 DEFINE_string(session_ttl, "24h", "How long an auth session lasts");
 DEFINE_string(chat_timeout, "60s", "Chat members silent this long are dropped");
 DEFINE_int32(chat_max_members, 1000, "Chat members at most; more get 'ERR 503 room full'");
+DEFINE_int32(chat_max_members_per_address, 64,
+             "Chat members from one IPv4 address or IPv6 /64 at most; more get 'ERR 503 too many "
+             "members from your address' (0: no cap)");
 DEFINE_string(chat_backplane, "",
               "Share the chat room with every server naming the same Redis: "
               "redis://HOST:PORT or unix:///PATH (empty: the room lives in this process)");
@@ -150,6 +153,10 @@ ServerConfig ConfigFromFlags() {
   config.chat_timeout = DurationFlag("chat_timeout", FLAGS_chat_timeout);
   if (FLAGS_chat_max_members < 1) FailStartup("--chat_max_members must be at least 1");
   config.chat_max_members = static_cast<size_t>(FLAGS_chat_max_members);
+  if (FLAGS_chat_max_members_per_address < 0) {
+    FailStartup("--chat_max_members_per_address must be 0 (no cap) or more");
+  }
+  config.chat_max_members_per_address = static_cast<size_t>(FLAGS_chat_max_members_per_address);
   config.chat_rate = FLAGS_chat_rate;
   config.chat_backplane = FLAGS_chat_backplane;
   config.max_connections = FLAGS_max_connections;

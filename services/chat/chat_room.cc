@@ -117,11 +117,19 @@ void ChatRoom::Join(const InetAddress& from, const PeerKey& peer, Member* member
   if (absl::Status up = backplane_->Available(); !up.ok()) {
     return output_->SendTo(from, Unavailable(up));
   }
+  if (options_.max_members_per_address > 0) {
+    size_t& places = per_host_[peer.Host()];
+    if (places >= options_.max_members_per_address) {
+      return output_->SendTo(from, "ERR 503 too many members from your address");
+    }
+    ++places;
+  }
   joining_.insert(peer);
   backplane_->Join(nick, options_.max_members,
                    [this, from, peer, now, name = std::string(nick)](absl::StatusOr<size_t> count) {
                      joining_.erase(peer);
                      if (count.ok()) return Admit(from, name, *count, now);
+                     ReleaseHostPlace(peer);
                      switch (count.status().code()) {
                        case absl::StatusCode::kAlreadyExists:
                          return output_->SendTo(from, "ERR 409 nick taken");
@@ -274,9 +282,16 @@ void ChatRoom::ExpireIdleMembers(absl::Time now) {
   }
 }
 
+void ChatRoom::ReleaseHostPlace(const PeerKey& peer) {
+  if (options_.max_members_per_address == 0) return;
+  auto it = per_host_.find(peer.Host());
+  if (it != per_host_.end() && --it->second == 0) per_host_.erase(it);
+}
+
 void ChatRoom::Remove(const PeerKey& peer) {
   auto it = members_.find(peer);
   if (it == members_.end()) return;
+  ReleaseHostPlace(peer);
   const size_t slot = it->second.slot;
   const size_t last = addresses_.size() - 1;
   if (slot != last) {

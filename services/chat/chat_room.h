@@ -41,6 +41,9 @@ inline constexpr size_t kMaxNickChars = 32;
 
 struct ChatOptions {
   size_t max_members = 1000;
+  // Members (and joins under way) from one host, an IPv4 address or an
+  // IPv6 /64, so that one host cannot take every place; 0: no cap.
+  size_t max_members_per_address = 0;
   // A member that sends nothing valid for this long is dropped.
   absl::Duration member_timeout = absl::Seconds(60);
   // Commands per second per member, and how many may come at once.
@@ -107,6 +110,8 @@ class ChatRoom {
   // Tells member `id`, if still here, why its broadcast failed.
   void BroadcastFailed(uint64_t id, const absl::Status& status);
   void Remove(const PeerKey& peer);
+  // Gives back one of the host's places (a member gone, a join refused).
+  void ReleaseHostPlace(const PeerKey& peer);
   void Reply(const Member& member, absl::string_view text);
 
   const ChatOptions options_;
@@ -117,6 +122,8 @@ class ChatRoom {
   absl::flat_hash_map<PeerKey, Member> members_;
   // Addresses whose JOIN waits for the backplane.
   absl::flat_hash_set<PeerKey> joining_;
+  // Members and joins under way per host (PeerKey::Host), when capped.
+  absl::flat_hash_map<PeerKey, size_t> per_host_;
   uint64_t next_member_id_ = 1;
   // Dense, for broadcasting: addresses_[i] belongs to slot_owners_[i].
   std::vector<InetAddress> addresses_;

@@ -10,6 +10,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -37,6 +38,19 @@ struct PeerKey {
     const uint16_t port = htons(plain.port());
     std::memcpy(key.bytes.data() + 16, &port, 2);
     return key;
+  }
+
+  // The host part alone, for counting what one host holds: the IPv4
+  // address, or the IPv6 /64 (a host is given a whole /64, so counting
+  // single IPv6 addresses would count nothing).
+  PeerKey Host() const {
+    PeerKey host = *this;
+    host.bytes[16] = host.bytes[17] = 0;
+    const bool v4 =
+        bytes[10] == 0xFF && bytes[11] == 0xFF &&
+        std::all_of(bytes.begin(), bytes.begin() + 10, [](unsigned char b) { return b == 0; });
+    if (!v4) std::fill(host.bytes.begin() + 8, host.bytes.begin() + 16, 0);
+    return host;
   }
 
   absl::string_view view() const {

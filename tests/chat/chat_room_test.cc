@@ -320,6 +320,34 @@ TEST_F(ChatRoomTest, NickRules) {
   EXPECT_EQ(room_->member_count(), 3u);
 }
 
+// One host holds at most max_members_per_address places, members and
+// joins under way: an IPv4 address, or an IPv6 /64 (a host's whole
+// prefix); other hosts still join, and a member leaving frees a place.
+TEST_F(ChatRoomTest, OneHostHoldsAtMostItsShareOfPlaces) {
+  ChatOptions options;
+  options.max_members_per_address = 2;
+  MakeRoom(options);
+  const Member a = Join("a", Local(2, 1001));
+  Join("b", Local(2, 1002));
+  const InetAddress third = Local(2, 1003);
+  EXPECT_EQ(AskOne(third, absl::StrCat("JOIN c ", Cookie(third))),
+            "ERR 503 too many members from your address");
+  Join("d", Local(3, 1003));
+  // IPv6: the /64 is the host.
+  Join("e", Address("2001:db8:1:2::10", 1000));
+  Join("f", Address("2001:db8:1:2::11", 1000));
+  const InetAddress same_prefix = Address("2001:db8:1:2:ffff::1", 1000);
+  EXPECT_EQ(AskOne(same_prefix, absl::StrCat("JOIN g ", Cookie(same_prefix))),
+            "ERR 503 too many members from your address");
+  Join("h", Address("2001:db8:1:3::10", 1000));
+  EXPECT_EQ(room_->member_count(), 6u);
+  // A place given back is a place again.
+  Send(a.address, absl::StrCat("LEAVE ", a.key));
+  out_.Clear();
+  Join("c", third);
+  EXPECT_EQ(room_->member_count(), 6u);
+}
+
 TEST_F(ChatRoomTest, NickTaken) {
   const Member alice = Join("alice", Local(2));
   const InetAddress other = Local(3);
