@@ -2,6 +2,7 @@
 
 #include "services/service_host.h"
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -98,6 +99,10 @@ class HostedSession final : public ConnectionHandler,
   absl::string_view echo_;      // replies not yet sent that are input bytes
 
   State state_ = State::kServing;
+  // Set on the loop when the connection closes, read by workers: calls
+  // still queued then are dropped, not run (a hash or a commit for nobody
+  // is what lets a storm of clients that reset pile work up).
+  std::atomic<bool> closed_{false};
   size_t queued_messages_ = 0;  // calls waiting on the pool
   size_t queued_bytes_ = 0;
   bool paused_ = false;
@@ -162,6 +167,7 @@ bool HostedSession::Schedule(SessionCall call, absl::string_view message) {
   queued_bytes_ += message.size();
   const bool queued =
       executor_->Add([self = shared_from_this(), call, copy = std::string(message)] {
+        if (self->closed_.load(std::memory_order_acquire)) return;
         DeferredReplies out(*self);
         self->driver_.Run(call, copy, out);
         const size_t bytes = copy.size();
@@ -237,6 +243,7 @@ void HostedSession::OnEndOfInput(TcpConnection& /*connection*/, Buffer& input) {
 void HostedSession::OnClose(TcpConnection& /*connection*/) {
   connection_ = nullptr;
   state_ = State::kClosed;
+  closed_.store(true, std::memory_order_release);
 }
 
 }  // namespace

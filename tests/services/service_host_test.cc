@@ -122,6 +122,7 @@ class HostedServer {
     held->WaitForNotification();
     return release;
   }
+  int connections() const { return server_->connection_count(); }
   std::thread::id io_thread() {
     std::thread::id id;
     absl::Notification done;
@@ -168,6 +169,81 @@ ServiceHostOptions LineOptions(Dispatch dispatch = Dispatch::kAuto) {
   options.framing = Framing::kLine;
   options.dispatch = dispatch;
   return options;
+}
+
+// Answers "<message>" with "ok <message>", records every message it is
+// given, and holds a worker inside "block" until released.
+class GateService final : public Service {
+ public:
+  absl::string_view name() const override { return "gate"; }
+  bool cheap() const override { return false; }
+  std::unique_ptr<Session> NewSession(const SessionInfo&) override {
+    return std::make_unique<GateSession>(this);
+  }
+  absl::Notification& entered() { return entered_; }
+  absl::Notification& release() { return release_; }
+  std::vector<std::string> seen() const {
+    absl::MutexLock lock(&mutex_);
+    return seen_;
+  }
+
+ private:
+  class GateSession final : public Session {
+   public:
+    explicit GateSession(GateService* service) : service_(service) {}
+    void OnStart(Replies& out) override { out.Reply("hello"); }
+    void OnMessage(absl::string_view message, Replies& out) override {
+      {
+        absl::MutexLock lock(&service_->mutex_);
+        service_->seen_.emplace_back(message);
+      }
+      if (message == "block") {
+        service_->entered_.Notify();
+        service_->release_.WaitForNotification();
+      }
+      out.Reply(absl::StrCat("ok ", message));
+    }
+
+   private:
+    GateService* service_;
+  };
+
+  mutable absl::Mutex mutex_;
+  std::vector<std::string> seen_;
+  absl::Notification entered_;
+  absl::Notification release_;
+};
+
+// Work queued for a connection that then closed is dropped, not run: with
+// the only worker held, a client queues a request and resets; once the
+// worker is free, the service never sees that request.
+TEST(ServiceHostTest, WorkQueuedForAClosedConnectionIsDropped) {
+  GateService service;
+  HostedServer server(&service, LineOptions(), /*workers=*/1);
+  Socket holder = server.Connect();
+  EXPECT_EQ(ReadLine(holder), "hello");
+  ASSERT_TRUE(holder.SendAll("block\n").ok());
+  service.entered().WaitForNotification();
+
+  Socket gone = server.Connect();
+  ASSERT_TRUE(gone.SendAll("for nobody\n").ok());
+  // Wait until the server has read it (the call is queued behind "block"),
+  // then reset the connection.
+  absl::SleepFor(absl::Milliseconds(100));
+  const linger reset_on_close = {1, 0};
+  ASSERT_EQ(setsockopt(gone.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close),
+            0);
+  gone.Close();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (server.connections() > 1 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_EQ(server.connections(), 1) << "the server did not see the reset";
+
+  service.release().Notify();
+  EXPECT_EQ(ReadLine(holder), "ok block");
+  // Queued after the dropped calls: once answered, they are behind us.
+  ASSERT_TRUE(holder.SendAll("after\n").ok());
+  EXPECT_EQ(ReadLine(holder), "ok after");
+  EXPECT_EQ(service.seen(), (std::vector<std::string>{"block", "after"}));
 }
 
 TEST(ServiceHostTest, CheapServiceRunsOnTheIoThread) {
