@@ -137,6 +137,10 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (config.max_connections < 1) {
     return absl::InvalidArgumentError("--max_connections must be at least 1");
   }
+  if (config.max_registrations_per_address < 0) {
+    return absl::InvalidArgumentError(
+        "--max_registrations_per_address must be 0 (no limit) or more");
+  }
   if (config.max_connections_per_address < 0) {
     return absl::InvalidArgumentError("--max_connections_per_address must be 0 (no cap) or more");
   }
@@ -226,10 +230,19 @@ absl::Status Server::OpenResources() {
   }
   if (needs_passwords) {
     hasher_ = std::make_unique<PasswordHasher>(config_.pwhash_cost);
+    const int registrations = config_.max_registrations_per_address;
     if (FailureLog* shared = store_->shared_failure_log(); shared != nullptr) {
       limiter_ = std::make_unique<SharedFailureLimiter>(shared, calendar_);
+      if (registrations > 0) {
+        registrations_ = std::make_unique<SharedFailureLimiter>(shared, calendar_, registrations,
+                                                                kLoginFailureWindow, "register ");
+      }
     } else {
       limiter_ = std::make_unique<MemoryFailureLimiter>(main_loop_->clock());
+      if (registrations > 0) {
+        registrations_ = std::make_unique<MemoryFailureLimiter>(main_loop_->clock(), registrations,
+                                                                kLoginFailureWindow);
+      }
     }
   }
   return absl::OkStatus();
@@ -350,8 +363,8 @@ absl::StatusOr<std::vector<Server::BoundListener>> Server::BindListeners() {
 }
 
 std::vector<ListeningService> Server::MakeServices(std::vector<BoundListener> bound) {
-  const ServiceResources resources{store_.get(), hasher_.get(), limiter_.get(), calendar_,
-                                   config_.session_ttl};
+  const ServiceResources resources{store_.get(),         hasher_.get(), limiter_.get(),
+                                   registrations_.get(), calendar_,     config_.session_ttl};
   std::vector<ListeningService> tcp;
   for (BoundListener& listener : bound) {
     const ServiceSpec& spec = *listener.spec;

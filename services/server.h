@@ -70,6 +70,8 @@ struct ServerConfig {
   std::string store = "sqlite";
   std::string data_dir = "./switchboard-data";
   PwhashCost pwhash_cost = PwhashCost::kInteractive;
+  // REGISTERs per client address per 15 minutes; 0: no limit.
+  int max_registrations_per_address = 100;
   absl::Duration session_ttl = absl::Hours(24);
   // chat
   size_t chat_max_members = 1000;
@@ -156,6 +158,7 @@ class Server {
   std::unique_ptr<Store> store_;
   std::unique_ptr<PasswordHasher> hasher_;
   std::unique_ptr<FailureLimiter> limiter_;
+  std::unique_ptr<FailureLimiter> registrations_;  // null: no limit
   std::vector<std::unique_ptr<Service>> services_;
   // Runs the sessions that may block (reactor model) and the store's
   // sweeps; null when nothing needs it.

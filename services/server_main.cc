@@ -58,6 +58,8 @@ DEFINE_string(store, "sqlite",
 DEFINE_string(idle_timeout, "300s",
               "Close a connection that sent nothing, or did not read its replies, this long");
 DEFINE_int32(max_connections, 10000, "Connections past this many are accepted and closed at once");
+DEFINE_int32(max_registrations_per_address, 100,
+             "REGISTERs from one client address per 15 minutes; more get 429 (0: no limit)");
 DEFINE_int32(max_connections_per_address, 0,
              "Connections from one client address past this many are accepted and closed at "
              "once (0: no cap; loopback benchmarks come from one address)");
@@ -161,6 +163,7 @@ ServerConfig ConfigFromFlags() {
   config.chat_backplane = FLAGS_chat_backplane;
   config.max_connections = FLAGS_max_connections;
   config.max_connections_per_address = FLAGS_max_connections_per_address;
+  config.max_registrations_per_address = FLAGS_max_registrations_per_address;
   if (FLAGS_echo_chunk < 1) FailStartup("--echo_chunk must be at least 1");
   config.echo_chunk = static_cast<size_t>(FLAGS_echo_chunk);
   absl::StatusOr<PwhashCost> cost = ParsePwhashCost(FLAGS_pwhash_cost);

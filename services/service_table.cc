@@ -45,7 +45,8 @@ std::vector<ServiceSpec> MakeTable() {
           [](const ServiceResources& r) {
             AuthServiceOptions options;
             options.session_ttl = r.session_ttl;
-            return std::make_unique<AuthService>(r.store, r.hasher, r.limiter, r.calendar, options);
+            return std::make_unique<AuthService>(r.store, r.hasher, r.limiter, r.calendar, options,
+                                                 r.registrations);
           },
   });
   table.push_back(ServiceSpec{

@@ -31,7 +31,9 @@ struct ServiceResources {
   Store* store = nullptr;                  // rows with needs_store
   const PasswordHasher* hasher = nullptr;  // rows with needs_passwords
   FailureLimiter* limiter = nullptr;       // rows with needs_passwords
-  const Clock* calendar = nullptr;         // dates what outlives the process
+  // REGISTERs per client address (rows with needs_passwords); null: none.
+  FailureLimiter* registrations = nullptr;
+  const Clock* calendar = nullptr;  // dates what outlives the process
   absl::Duration session_ttl = absl::Hours(24);
 };
 

@@ -29,10 +29,12 @@ void WipeSecret(std::string& secret) {
 class AuthSession final : public Session {
  public:
   AuthSession(Store* store, const PasswordHasher* hasher, FailureLimiter* limiter,
-              const Clock* clock, const AuthServiceOptions& options, const SessionInfo& info)
+              FailureLimiter* registrations, const Clock* clock, const AuthServiceOptions& options,
+              const SessionInfo& info)
       : store_(store),
         hasher_(hasher),
         limiter_(limiter),
+        registrations_(registrations),
         clock_(clock),
         options_(options),
         id_(info.connection_id),
@@ -102,6 +104,7 @@ class AuthSession final : public Session {
     if (absl::Status s = ValidatePassword(password); !s.ok()) {
       return out.Reply(absl::StrCat("400 ", s.message()));
     }
+    if (TooManyRegistrations(out)) return;
     // A cheap look first, so that a taken name costs no hashing.
     absl::StatusOr<std::optional<std::string>> existing = store_->PasswordHash(user);
     if (!existing.ok()) return Fail("looking up a user", existing.status(), out);
@@ -209,6 +212,30 @@ class AuthSession final : public Session {
   }
 
   // Replies 429 and returns true while `user` or this address is locked out.
+  // Counts this REGISTER against the address's share; replies 429 and
+  // returns true once the share is used up (451 if it cannot be counted).
+  // The address is both keys of its own limiter, so both count it alike.
+  bool TooManyRegistrations(Replies& out) {
+    if (registrations_ == nullptr) return false;
+    absl::StatusOr<std::optional<absl::Duration>> wait =
+        registrations_->RetryAfter(address_, address_);
+    if (!wait.ok()) {
+      Fail("reading the registrations of the address", wait.status(), out);
+      return true;
+    }
+    if (wait->has_value()) {
+      VLOG(1) << "auth: connection " << id_ << ": " << address_ << " registers too often";
+      out.Reply(absl::StrCat("429 too many registrations from your address; retry in ",
+                             RetrySecondsRoundedUp(**wait), "s"));
+      return true;
+    }
+    if (absl::Status s = registrations_->RecordFailure(address_, address_); !s.ok()) {
+      Fail("counting a registration", s, out);
+      return true;
+    }
+    return false;
+  }
+
   // A count that cannot be read refuses the attempt (451): an attempt
   // that is not counted would be a free guess.
   bool TooManyFailures(absl::string_view user, Replies& out) {
@@ -321,6 +348,7 @@ class AuthSession final : public Session {
   Store* const store_;
   const PasswordHasher* const hasher_;
   FailureLimiter* const limiter_;
+  FailureLimiter* const registrations_;  // null: no limit
   const Clock* const clock_;
   const AuthServiceOptions options_;
   const uint64_t id_;
@@ -333,7 +361,8 @@ class AuthSession final : public Session {
 }  // namespace
 
 std::unique_ptr<Session> AuthService::NewSession(const SessionInfo& info) {
-  return std::make_unique<AuthSession>(store_, hasher_, limiter_, clock_, options_, info);
+  return std::make_unique<AuthSession>(store_, hasher_, limiter_, registrations_, clock_, options_,
+                                       info);
 }
 
 }  // namespace switchboard

@@ -28,9 +28,16 @@ struct AuthServiceOptions {
 class AuthService final : public Service {
  public:
   // Every pointer must outlive the service and its sessions.
+  // `registrations` counts REGISTERs per client address (null: no limit).
   AuthService(Store* store, const PasswordHasher* hasher, FailureLimiter* limiter,
-              const Clock* clock, AuthServiceOptions options)
-      : store_(store), hasher_(hasher), limiter_(limiter), clock_(clock), options_(options) {}
+              const Clock* clock, AuthServiceOptions options,
+              FailureLimiter* registrations = nullptr)
+      : store_(store),
+        hasher_(hasher),
+        limiter_(limiter),
+        registrations_(registrations),
+        clock_(clock),
+        options_(options) {}
 
   // Service
   absl::string_view name() const override { return "auth"; }
@@ -41,6 +48,7 @@ class AuthService final : public Service {
   Store* const store_;
   const PasswordHasher* const hasher_;
   FailureLimiter* const limiter_;
+  FailureLimiter* const registrations_;
   const Clock* const clock_;
   const AuthServiceOptions options_;
 };

@@ -3,19 +3,26 @@
 #include "services/auth/shared_failure_limiter.h"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
 
 namespace switchboard {
 
 SharedFailureLimiter::SharedFailureLimiter(FailureLog* log, const Clock* clock, int max_failures,
-                                           absl::Duration window)
-    : log_(log), clock_(clock), max_failures_(max_failures), window_(window) {}
+                                           absl::Duration window, std::string key_prefix)
+    : log_(log),
+      clock_(clock),
+      max_failures_(max_failures),
+      window_(window),
+      key_prefix_(std::move(key_prefix)) {}
 
 absl::StatusOr<std::optional<absl::Duration>> SharedFailureLimiter::WaitFor(bool by_address,
                                                                             absl::string_view key,
                                                                             absl::Time now) {
-  absl::StatusOr<std::vector<absl::Time>> recent =
-      log_->RecentFailures(by_address, key, now - window_, max_failures_);
+  absl::StatusOr<std::vector<absl::Time>> recent = log_->RecentFailures(
+      by_address, absl::StrCat(key_prefix_, key), now - window_, max_failures_);
   if (!recent.ok()) return recent.status();
   if (static_cast<int>(recent->size()) < max_failures_) return std::nullopt;
   // Newest first: locked until the oldest of the last max_failures_ leaves
@@ -39,12 +46,13 @@ absl::StatusOr<std::optional<absl::Duration>> SharedFailureLimiter::RetryAfter(
 
 absl::Status SharedFailureLimiter::RecordFailure(absl::string_view user,
                                                  absl::string_view address) {
-  return log_->AddFailure(user, address, clock_->Now());
+  return log_->AddFailure(absl::StrCat(key_prefix_, user), absl::StrCat(key_prefix_, address),
+                          clock_->Now());
 }
 
 absl::Status SharedFailureLimiter::RecordSuccess(absl::string_view user,
                                                  absl::string_view address) {
-  return log_->ClearFailures(user, address);
+  return log_->ClearFailures(absl::StrCat(key_prefix_, user), absl::StrCat(key_prefix_, address));
 }
 
 }  // namespace switchboard

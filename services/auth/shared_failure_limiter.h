@@ -15,6 +15,7 @@
 #define SWITCHBOARD_SERVICES_AUTH_SHARED_FAILURE_LIMITER_H_
 
 #include <optional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -29,8 +30,10 @@ namespace switchboard {
 // Thread-safe (the log is); blocking: worker threads only.
 class SharedFailureLimiter final : public FailureLimiter {
  public:
+  // `key_prefix` sets this limiter's keys apart from others on the same log
+  // (registrations from "register " + address, say).
   SharedFailureLimiter(FailureLog* log, const Clock* clock, int max_failures = kMaxLoginFailures,
-                       absl::Duration window = kLoginFailureWindow);
+                       absl::Duration window = kLoginFailureWindow, std::string key_prefix = "");
 
   // FailureLimiter:
   absl::StatusOr<std::optional<absl::Duration>> RetryAfter(absl::string_view user,
@@ -47,6 +50,7 @@ class SharedFailureLimiter final : public FailureLimiter {
   const Clock* const clock_;
   const int max_failures_;
   const absl::Duration window_;
+  const std::string key_prefix_;
 };
 
 }  // namespace switchboard

@@ -111,6 +111,21 @@ TEST_F(SharedFailureLimiterTest, SweepDropsOnlyFailuresOutOfTheWindow) {
   EXPECT_EQ(WaitOf(*b_, "bob", "10.0.0.2"), kWindow);
 }
 
+// Registrations per address live in the same log under their own keys: a
+// limiter with a key prefix counts apart from the login limiter, even for a
+// user named like the address.
+TEST_F(SharedFailureLimiterTest, AKeyPrefixKeepsCountsApart) {
+  SharedFailureLimiter registrations(store_a_.get(), &clock_, 2, kWindow, "register ");
+  SharedFailureLimiter registrations_b(store_b_.get(), &clock_, 2, kWindow, "register ");
+  ASSERT_TRUE(registrations.RecordFailure("127.0.0.1", "127.0.0.1").ok());
+  ASSERT_TRUE(registrations_b.RecordFailure("127.0.0.1", "127.0.0.1").ok());
+  EXPECT_EQ(WaitOf(registrations, "127.0.0.1", "127.0.0.1"), kWindow);
+  EXPECT_EQ(WaitOf(registrations_b, "127.0.0.1", "127.0.0.1"), kWindow);
+  EXPECT_EQ(WaitOf(*a_, "127.0.0.1", "127.0.0.1"), std::nullopt);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a_->RecordFailure("127.0.0.1", "10.0.0.1").ok());
+  EXPECT_EQ(WaitOf(registrations, "10.0.0.1", "10.0.0.1"), std::nullopt);
+}
+
 TEST_F(SharedFailureLimiterTest, LostStoreIsAnErrorNotAFreeTry) {
   ASSERT_TRUE(cluster_->Kill().ok());
   absl::StatusOr<std::optional<absl::Duration>> wait = a_->RetryAfter("alice", "10.0.0.1");

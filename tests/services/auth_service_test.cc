@@ -204,6 +204,33 @@ TEST_F(AuthServiceTest, FiveFailuresFromOneAddressLockThatAddressOnly) {
   EXPECT_THAT(honest.Ask("LOGIN dora doras-password"), StartsWith("200 welcome dora"));
 }
 
+// REGISTER has a share per address (--max_registrations_per_address per
+// 15 minutes): every REGISTER that passes validation counts, a taken name
+// included; past it 429, other addresses unaffected, and the share comes
+// back as the window moves on.
+TEST_F(AuthServiceTest, RegistrationsPerAddressAreLimited) {
+  server_.reset();
+  ServerConfig config = AuthConfig(data_dir_, PwhashCost::kMin);
+  config.max_registrations_per_address = 3;
+  server_ = std::make_unique<InProcessServer>(config, &clock_);
+  ASSERT_TRUE(server_->ok()) << server_->status();
+  Register("reg1", "reg-password", "127.0.7.1");
+  clock_.Advance(absl::Minutes(1));
+  Register("reg2", "reg-password", "127.0.7.1");
+  TextClient client = Connect("127.0.7.1");
+  EXPECT_EQ(client.Ask("REGISTER reg1 reg-password"), "409 user exists");
+  EXPECT_THAT(client.Ask("REGISTER bad!name reg-password"), StartsWith("400 "))
+      << "validation first: not counted";
+  EXPECT_THAT(client.Ask("REGISTER reg3 reg-password"),
+              MatchesRegex("429 too many registrations from your address; retry in [0-9]+s"));
+  // Logging in is not registering.
+  EXPECT_THAT(client.Ask("LOGIN reg1 reg-password"), StartsWith("200 welcome reg1"));
+  Register("reg3", "reg-password", "127.0.7.2");
+  // 15 minutes after the first, one place is free again.
+  clock_.Advance(absl::Minutes(14));
+  Register("reg4", "reg-password", "127.0.7.1");
+}
+
 TEST_F(AuthServiceTest, FailuresSpreadOverMoreThanTheWindowNeverLock) {
   Register("eve", "eves-password", "127.0.6.60");
   TextClient client = Connect("127.0.6.61");

@@ -42,7 +42,10 @@ class SharedStoreTest : public testing::PostgresTest {
   // A server on the test's database (PGPASSWORD comes from this process).
   absl::StatusOr<ServerProcess> StartServer(std::vector<std::string> services = {"identity",
                                                                                  "auth"}) {
-    return ServerProcess::Start(services, {"--store=" + uri_, "--workers=2"});
+    // Registrations unlimited: the kill loop registers hundreds from a few
+    // addresses.
+    return ServerProcess::Start(
+        services, {"--store=" + uri_, "--workers=2", "--max_registrations_per_address=0"});
   }
 
   // Connects from `from`, reads the greeting, asks `line`.
