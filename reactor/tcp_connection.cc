@@ -3,6 +3,7 @@
 #include "reactor/tcp_connection.h"
 
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -282,8 +283,19 @@ void TcpConnection::EndSession() {
   AdvanceEnding();
 }
 
+void TcpConnection::EndSessionForShutdown() {
+  loop()->AssertInLoopThread();
+  skip_linger_ = true;
+  EndSession();
+}
+
 void TcpConnection::AdvanceEnding() {
   if (phase_ != Phase::kEnding || !output_.empty()) return;
+  int unread = 0;
+  if (skip_linger_ && ::ioctl(socket_.fd(), FIONREAD, &unread) == 0 && unread == 0) {
+    Close("the server is shutting down and the client owed nothing and was owed nothing");
+    return;
+  }
   if (peer_finished_) {
     // The peer sent everything it will and we owe nothing: a plain close
     // sends FIN, never RST, since no unread input is left behind.

@@ -103,6 +103,11 @@ class TcpConnection {
 
   // Ends the session gracefully (see the file comment). Idempotent.
   void EndSession();
+  // The same, for a server shutting down: once everything owed is sent, a
+  // connection with no unread input closes at once instead of lingering
+  // for the client's close (there is nothing a reset could destroy: the
+  // close sends FIN). An idle client so never holds a shutdown.
+  void EndSessionForShutdown();
   // Closes at once. `why` is logged ("idle for 300s"). Idempotent.
   void Close(absl::string_view why);
 
@@ -180,6 +185,7 @@ class TcpConnection {
   Phase phase_ = Phase::kNew;
   // Independent of the phase and of each other:
   bool peer_finished_ = false;    // read end of stream
+  bool skip_linger_ = false;      // EndSessionForShutdown
   bool over_high_water_ = false;  // reading paused for unread replies
   int owner_pauses_ = 0;          // PauseReading() calls not yet lifted
   uint64_t bytes_received_ = 0;

@@ -59,9 +59,10 @@ void ReactorHosting::Shutdown(absl::Duration grace) {
   }
   workers_->Stop(std::max(absl::ZeroDuration(), deadline - main_loop_->Now()));
   // The workers' replies are queued on the I/O loops; each connection now
-  // sends what it owes and closes (lingering).
+  // sends what it owes and closes: at once when nothing is unread either
+  // way, so that idle clients do not hold the shutdown, else lingering.
   for (Hosted& hosted : hosted_) {
-    hosted.tcp->ForEachConnection([](TcpConnection& c) { c.EndSession(); });
+    hosted.tcp->ForEachConnection([](TcpConnection& c) { c.EndSessionForShutdown(); });
   }
   while (limit_->open() > 0 && main_loop_->Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));

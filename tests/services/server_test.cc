@@ -135,6 +135,25 @@ TEST(ServerTest, SigintStopsGracefullyWithStatusZero) {
   EXPECT_THAT(server->process().Stderr(), HasSubstr("received SIGINT"));
 }
 
+// Idle clients do not hold a shutdown: with a long grace and clients that
+// never close (which a lingering close would wait for, up to its 5 s), the
+// server exits at once, and each idle client sees the end of the stream.
+TEST(ServerTest, IdleConnectionsAreClosedAtOnceOnSigterm) {
+  auto server = ServerProcess::Start({"echo", "identity"}, {"--shutdown_grace=60s"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  Socket idle = ConnectTo("127.0.0.1", server->port("echo"));
+  Socket talked = ConnectTo("127.0.0.1", server->port("echo"));
+  EXPECT_EQ(Echo(talked, "hello\n"), "hello\n");
+  Socket greeted = ConnectTo("127.0.0.1", server->port("identity"));
+  char greeting[4];
+  ASSERT_TRUE(greeted.ReceiveExactly(greeting, sizeof(greeting)).ok());  // "300 "
+  server->process().Signal(SIGTERM);
+  // Well under the 5 s a lingering close would wait for these clients.
+  EXPECT_EQ(server->process().Wait(absl::Seconds(3)), 0) << server->process().Stderr();
+  EXPECT_TRUE(AtEndOfStream(idle));
+  EXPECT_TRUE(AtEndOfStream(talked));
+}
+
 TEST(ServerTest, ShutdownDeliversRepliesAlreadyOwed) {
   // A client that has not read its echo yet still gets all of it.
   auto server = ServerProcess::Start({"echo"}, {"--shutdown_grace=5s"});
