@@ -26,6 +26,7 @@ absl::StatusOr<std::unique_ptr<ReactorHosting>> ReactorHosting::Create(
     ServiceHostOptions host_options;
     host_options.framing = listening.framing;
     host_options.limits = options.common.limits;
+    host_options.request_timeout = options.common.request_timeout;
     host_options.dispatch = options.dispatch;
     Hosted hosted;
     hosted.host = std::make_unique<ServiceHost>(listening.service, workers, host_options);

@@ -171,6 +171,9 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   } else if (config.data_dir.empty()) {
     return absl::InvalidArgumentError("--data_dir must name a directory");
   }
+  if (config.request_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--request_timeout must not be negative (0: none)");
+  }
   if (config.idle_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--idle_timeout must be positive");
   }
@@ -392,6 +395,7 @@ absl::Status Server::Host(std::vector<ListeningService> services) {
   HostingOptions common;
   common.limits.raw_chunk = config_.echo_chunk;
   common.idle_timeout = config_.idle_timeout;
+  common.request_timeout = config_.request_timeout;
   if (config_.model == ServerModel::kReactor) {
     workers_ = std::make_unique<ThreadPool>(config_.workers, kWorkerQueue);
     ReactorHostingOptions options;

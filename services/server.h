@@ -62,6 +62,7 @@ struct ServerConfig {
   ServerModel model = ServerModel::kReactor;
   Dispatch dispatch = Dispatch::kAuto;  // reactor only
   absl::Duration idle_timeout = absl::Seconds(300);
+  absl::Duration request_timeout = absl::Seconds(30);  // zero: none
   absl::Duration shutdown_grace = absl::Seconds(2);
   int max_connections = 10000;
   int max_connections_per_address = 0;  // 0: no cap

@@ -57,6 +57,9 @@ DEFINE_string(store, "sqlite",
               "from PGPASSWORD or ~/.pgpass)");
 DEFINE_string(idle_timeout, "300s",
               "Close a connection that sent nothing, or did not read its replies, this long");
+DEFINE_string(request_timeout, "30s",
+              "A line or frame must be complete this long after its first byte, else "
+              "'408 request timeout' and the session ends (0: no deadline)");
 DEFINE_int32(max_connections, 10000, "Connections past this many are accepted and closed at once");
 DEFINE_int32(max_registrations_per_address, 100,
              "REGISTERs from one client address per 15 minutes; more get 429 (0: no limit)");
@@ -150,6 +153,8 @@ ServerConfig ConfigFromFlags() {
     config.poller = *poller;
   }
   config.idle_timeout = DurationFlag("idle_timeout", FLAGS_idle_timeout);
+  config.request_timeout = switchboard::DurationFlag(
+      kProgram, "request_timeout", FLAGS_request_timeout, DurationRange::kNonNegative);
   config.shutdown_grace = DurationFlag("shutdown_grace", FLAGS_shutdown_grace);
   config.session_ttl = DurationFlag("session_ttl", FLAGS_session_ttl);
   config.chat_timeout = DurationFlag("chat_timeout", FLAGS_chat_timeout);

@@ -85,12 +85,17 @@ class HostedSession final : public ConnectionHandler,
   // connection.
   void AfterCalls();
   void UpdateBackpressure();
+  // After a read: notes when a partial message started, arms the deadline.
+  void TrackPartialMessage(const Buffer& input);
+  void ArmRequestTimer(absl::Duration after);
+  void OnRequestDeadline();
 
   TcpConnection* connection_;  // null once closed
   EventLoop* const loop_;
   // Copied: a connection may outlive the host's options during shutdown.
   const size_t max_queued_messages_;
   const size_t max_queued_bytes_;
+  const absl::Duration request_timeout_;
   SessionDriver driver_;
   const std::shared_ptr<SerialExecutor> executor_;  // null: calls run inline
   // Raw framing with calls inline: replies may be sent from the input.
@@ -106,6 +111,10 @@ class HostedSession final : public ConnectionHandler,
   size_t queued_messages_ = 0;  // calls waiting on the pool
   size_t queued_bytes_ = 0;
   bool paused_ = false;
+  // When the unfinished message in the input began (InfinitePast: none),
+  // and the one timer that checks it, armed while there is one.
+  absl::Time partial_since_ = absl::InfinitePast();
+  TimerId request_timer_ = 0;
 };
 
 HostedSession::HostedSession(TcpConnection& connection, Service& service, ThreadPool* pool,
@@ -114,6 +123,8 @@ HostedSession::HostedSession(TcpConnection& connection, Service& service, Thread
       loop_(connection.loop()),
       max_queued_messages_(options.max_queued_messages),
       max_queued_bytes_(options.max_queued_bytes),
+      request_timeout_(options.framing == Framing::kRaw ? absl::ZeroDuration()
+                                                        : options.request_timeout),
       driver_(service, SessionInfo{connection.id(), connection.peer(), options.framing},
               options.limits),
       executor_(pool == nullptr ? nullptr : SerialExecutor::Create(pool)),
@@ -230,6 +241,42 @@ void HostedSession::OnData(TcpConnection& /*connection*/, Buffer& input) {
   SendEcho();
   decoding_ = {};
   AfterCalls();
+  TrackPartialMessage(input);
+}
+
+void HostedSession::TrackPartialMessage(const Buffer& input) {
+  if (request_timeout_ == absl::ZeroDuration()) return;
+  if (input.empty() || state_ != State::kServing) {
+    partial_since_ = absl::InfinitePast();
+    return;
+  }
+  if (partial_since_ != absl::InfinitePast()) return;  // the same message goes on
+  partial_since_ = loop_->Now();
+  if (request_timer_ == 0) ArmRequestTimer(request_timeout_);
+}
+
+void HostedSession::ArmRequestTimer(absl::Duration after) {
+  request_timer_ = loop_->RunAfter(after, [weak = weak_from_this()] {
+    if (std::shared_ptr<HostedSession> self = weak.lock()) self->OnRequestDeadline();
+  });
+}
+
+void HostedSession::OnRequestDeadline() {
+  request_timer_ = 0;
+  if (state_ != State::kServing || partial_since_ == absl::InfinitePast()) return;
+  const absl::Time now = loop_->Now();
+  // Not the client's delay: replies are still owed, or our backpressure
+  // stopped reading. The message's clock starts again.
+  if (paused_ || queued_messages_ > 0) partial_since_ = now;
+  const absl::Time due = partial_since_ + request_timeout_;
+  if (now < due) return ArmRequestTimer(due - now);
+  LOG(INFO) << "connection " << connection_->id() << ": a message unfinished for "
+            << absl::FormatDuration(request_timeout_) << "; ending the session";
+  driver_.codec().Encode("408 request timeout", connection_->output());
+  driver_.MarkEnded();
+  state_ = State::kEnding;
+  connection_->Flush();
+  if (connection_ != nullptr) connection_->EndSession();
 }
 
 void HostedSession::OnEndOfInput(TcpConnection& /*connection*/, Buffer& input) {
@@ -241,6 +288,8 @@ void HostedSession::OnEndOfInput(TcpConnection& /*connection*/, Buffer& input) {
 }
 
 void HostedSession::OnClose(TcpConnection& /*connection*/) {
+  if (request_timer_ != 0) loop_->CancelTimer(request_timer_);
+  request_timer_ = 0;
   connection_ = nullptr;
   state_ = State::kClosed;
   closed_.store(true, std::memory_order_release);

@@ -36,6 +36,10 @@ struct ServiceHostOptions {
   // this many bytes of them, wait for the pool.
   size_t max_queued_messages = 64;
   size_t max_queued_bytes = 1 << 20;
+  // A line or frame must be complete this long after its first byte came,
+  // else "408 request timeout" (line and length framing) and the session
+  // ends; zero: no deadline. Raw framing has no messages to time.
+  absl::Duration request_timeout = absl::ZeroDuration();
 };
 
 // Thread-safe after Attach: it only creates per-connection state, on the

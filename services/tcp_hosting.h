@@ -36,6 +36,9 @@ struct ListeningService {
 struct HostingOptions {
   CodecLimits limits;
   absl::Duration idle_timeout = absl::Seconds(300);
+  // A line or frame unfinished this long after its first byte ends the
+  // session with 408 (reactor model); zero: no deadline.
+  absl::Duration request_timeout = absl::Seconds(30);
 };
 
 // Start and Shutdown: the server's main loop thread.

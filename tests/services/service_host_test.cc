@@ -6,6 +6,7 @@
 
 #include "services/service_host.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -244,6 +245,43 @@ TEST(ServiceHostTest, WorkQueuedForAClosedConnectionIsDropped) {
   ASSERT_TRUE(holder.SendAll("after\n").ok());
   EXPECT_EQ(ReadLine(holder), "ok after");
   EXPECT_EQ(service.seen(), (std::vector<std::string>{"block", "after"}));
+}
+
+// --request_timeout: a message must be complete within the deadline from
+// its first byte; a slow drip does not move it, whole messages and silence
+// between messages are not timed.
+TEST(ServiceHostTest, UnfinishedMessageGets408WhenItsDeadlinePasses) {
+  for (bool cheap : {true, false}) {
+    SCOPED_TRACE(cheap ? "on the I/O thread" : "on the pool");
+    CountingService service(cheap);
+    ServiceHostOptions options = LineOptions();
+    options.request_timeout = absl::Milliseconds(300);
+    HostedServer server(&service, options);
+
+    // Silence between whole messages is not a request in progress.
+    Socket quiet = server.Connect();
+    EXPECT_EQ(ReadLine(quiet), "hello");
+    absl::SleepFor(absl::Milliseconds(600));
+    ASSERT_TRUE(quiet.SendAll("still here\n").ok());
+    EXPECT_EQ(ReadLine(quiet), "1:still here");
+
+    // A drip, one byte every 100 ms: the deadline runs from the first.
+    Socket drip = server.Connect();
+    EXPECT_EQ(ReadLine(drip), "hello");
+    bool eof = false;
+    for (int i = 0; i < 8 && !eof; ++i) {
+      if (!drip.SendAll("x").ok()) break;
+      absl::SleepFor(absl::Milliseconds(100));
+      pollfd watch = {drip.fd(), POLLIN, 0};
+      eof = ::poll(&watch, 1, 0) == 1;
+    }
+    EXPECT_EQ(ReadLine(drip), "408 request timeout");
+    EXPECT_TRUE(AtEndOfStream(drip));
+
+    // The other connection goes on.
+    ASSERT_TRUE(quiet.SendAll("after\n").ok());
+    EXPECT_EQ(ReadLine(quiet), "2:after");
+  }
 }
 
 TEST(ServiceHostTest, CheapServiceRunsOnTheIoThread) {
