@@ -78,6 +78,20 @@ void Buffer::EnsureWritable(size_t n) {
   write_index_ = kPrepend + readable;
 }
 
+void Buffer::ReserveExactly(size_t total_readable) {
+  const size_t readable = readable_bytes();
+  if (total_readable <= readable || storage_.size() - read_index_ >= total_readable) return;
+  if (kPrepend + total_readable <= storage_.size()) {
+    std::memmove(storage_.data() + kPrepend, storage_.data() + read_index_, readable);
+  } else {
+    std::vector<char> grown(kPrepend + total_readable);
+    std::memcpy(grown.data() + kPrepend, storage_.data() + read_index_, readable);
+    storage_.swap(grown);
+  }
+  read_index_ = kPrepend;
+  write_index_ = kPrepend + readable;
+}
+
 void Buffer::Shrink(size_t keep_bytes) {
   std::vector<char>(kPrepend + keep_bytes).swap(storage_);
   Clear();

@@ -58,6 +58,11 @@ class Buffer {
   char* PrepareWrite(size_t n);
   void CommitWrite(size_t n) { write_index_ += n; }
 
+  // Makes room for `total_readable` readable bytes in all, allocating exactly
+  // that much if it must grow (not the doubling appends use): for a message
+  // whose size is announced, so that it costs its size while it arrives.
+  void ReserveExactly(size_t total_readable);
+
   // Returns the memory of an empty buffer whose capacity exceeds
   // `keep_bytes`, so that a connection that once had a burst does not keep
   // holding its peak.

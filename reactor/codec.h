@@ -50,6 +50,11 @@ class Codec {
   // Appends `message`, framed, to `out`.
   virtual void Encode(absl::string_view message, Buffer* out) const = 0;
 
+  // The whole size, framing included, of the message at the front of
+  // `input` when the framing announces it before it is complete (length
+  // framing, once the header is in and within the limit); 0 otherwise.
+  virtual size_t AnnouncedBytes(absl::string_view /*input*/) const { return 0; }
+
   virtual Framing framing() const = 0;
 };
 

@@ -21,6 +21,12 @@ DecodeStatus LengthCodec::Decode(absl::string_view input, bool /*end_of_stream*/
   return DecodeStatus::kMessage;
 }
 
+size_t LengthCodec::AnnouncedBytes(absl::string_view input) const {
+  if (input.size() < kLengthHeaderBytes) return 0;
+  const uint32_t length = ReadLengthHeader(input);
+  return length > max_frame_ ? 0 : kLengthHeaderBytes + length;
+}
+
 void LengthCodec::Encode(absl::string_view message, Buffer* out) const {
   out->AppendUint32BigEndian(static_cast<uint32_t>(message.size()));
   out->Append(message);

@@ -24,6 +24,7 @@ class LengthCodec final : public Codec {
   // Codec
   DecodeStatus Decode(absl::string_view input, bool end_of_stream, Frame* frame) override;
   void Encode(absl::string_view message, Buffer* out) const override;
+  size_t AnnouncedBytes(absl::string_view input) const override;
   Framing framing() const override { return Framing::kLength; }
 
  private:

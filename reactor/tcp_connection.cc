@@ -85,6 +85,7 @@ void TcpConnection::HandleRead() {
     const ssize_t n = input_.ReadFromFd(watcher_.fd(), &error);
     if (n > 0) {
       TakeInput(n, input_);
+      ReserveExpected();
     } else {
       HandleReadEnd(n, error);
     }
@@ -96,12 +97,18 @@ void TcpConnection::HandleRead() {
     TakeInput(n, shared.buffer);
     // The start of a message still arriving stays with this connection.
     if (!shared.buffer.empty() && phase_ == Phase::kOpen) {
+      ReserveExpected();
       input_.Append(shared.buffer.view());
     }
   }
   shared.buffer.Clear();
   shared.lent = false;
   if (n <= 0) HandleReadEnd(n, error);
+}
+
+void TcpConnection::ReserveExpected() {
+  if (expected_message_ > 0 && phase_ == Phase::kOpen) input_.ReserveExactly(expected_message_);
+  expected_message_ = 0;
 }
 
 void TcpConnection::TakeInput(ssize_t n, Buffer& input) {

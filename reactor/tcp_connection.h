@@ -101,6 +101,11 @@ class TcpConnection {
   // Writes what the output buffer holds, as far as the socket takes it.
   void Flush();
 
+  // The message arriving is `bytes` long in all (its framing said so): the
+  // input buffer is sized to it once, rather than doubling as it arrives.
+  // For this message only; loop thread.
+  void ExpectMessage(size_t bytes) { expected_message_ = bytes; }
+
   // Ends the session gracefully (see the file comment). Idempotent.
   void EndSession();
   // The same, for a server shutting down: once everything owed is sent, a
@@ -147,6 +152,8 @@ class TcpConnection {
   void HandleRead();
   // `n` > 0 new bytes are in `input` (input_, or the thread's shared
   // buffer): hands them to the handler.
+  // Sizes input_ for the message ExpectMessage announced.
+  void ReserveExpected();
   void TakeInput(ssize_t n, Buffer& input);
   // A read brought nothing: end of stream (0) or an error (-1, `error`).
   void HandleReadEnd(ssize_t n, int error);
@@ -186,6 +193,7 @@ class TcpConnection {
   // Independent of the phase and of each other:
   bool peer_finished_ = false;    // read end of stream
   bool skip_linger_ = false;      // EndSessionForShutdown
+  size_t expected_message_ = 0;   // ExpectMessage, until the next read
   bool over_high_water_ = false;  // reading paused for unread replies
   int owner_pauses_ = 0;          // PauseReading() calls not yet lifted
   uint64_t bytes_received_ = 0;

@@ -242,6 +242,11 @@ void HostedSession::OnData(TcpConnection& /*connection*/, Buffer& input) {
   decoding_ = {};
   AfterCalls();
   TrackPartialMessage(input);
+  if (connection_ != nullptr && !input.empty()) {
+    if (const size_t whole = driver_.codec().AnnouncedBytes(input.view()); whole > 0) {
+      connection_->ExpectMessage(whole);
+    }
+  }
 }
 
 void HostedSession::TrackPartialMessage(const Buffer& input) {

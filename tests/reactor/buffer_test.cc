@@ -331,3 +331,37 @@ TEST(BufferDeathTest, AppendAfterPrependOnAnEmptyBufferKeepsBoth) {
 
 }  // namespace
 }  // namespace switchboard
+
+namespace switchboard {
+namespace {
+
+// A message whose size is announced costs its size, not the next doubling.
+TEST(BufferTest, ReserveExactlyGrowsToTheAnnouncedSizeOnce) {
+  Buffer buffer;
+  buffer.Append(std::string(100, 'h'));
+  buffer.ReserveExactly((1 << 20) + 4);
+  EXPECT_EQ(buffer.capacity(), Buffer::kPrepend + (1 << 20) + 4);
+  EXPECT_EQ(buffer.view(), std::string(100, 'h'));
+  // Filling it up to the announced size does not grow it again.
+  while (buffer.readable_bytes() < (1 << 20) + 4) {
+    const size_t n = std::min<size_t>(65536, (1 << 20) + 4 - buffer.readable_bytes());
+    buffer.Append(std::string(n, 'p'));
+  }
+  EXPECT_EQ(buffer.capacity(), Buffer::kPrepend + (1 << 20) + 4);
+  // Already big enough, or asked for less than it holds: nothing changes.
+  buffer.ReserveExactly(10);
+  EXPECT_EQ(buffer.capacity(), Buffer::kPrepend + (1 << 20) + 4);
+}
+
+TEST(BufferTest, ReserveExactlySlidesInsteadOfGrowingWhenThereIsRoom) {
+  Buffer buffer;
+  buffer.Append(std::string(1000, 'a'));
+  buffer.Consume(900);
+  const size_t capacity = buffer.capacity();
+  buffer.ReserveExactly(capacity - Buffer::kPrepend);
+  EXPECT_EQ(buffer.capacity(), capacity);
+  EXPECT_EQ(buffer.view(), std::string(100, 'a'));
+}
+
+}  // namespace
+}  // namespace switchboard

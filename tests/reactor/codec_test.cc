@@ -445,3 +445,19 @@ TEST(LengthCodecTest, EncodeRoundTrip) {
 
 }  // namespace
 }  // namespace switchboard
+
+namespace switchboard {
+namespace {
+
+TEST(LengthCodecTest, AnnouncesTheWholeSizeOnceTheHeaderIsIn) {
+  std::unique_ptr<Codec> length = MakeCodec(Framing::kLength);
+  EXPECT_EQ(length->AnnouncedBytes(""), 0u);
+  EXPECT_EQ(length->AnnouncedBytes(std::string("\0\0\x01", 3)), 0u) << "a partial header";
+  EXPECT_EQ(length->AnnouncedBytes(std::string("\0\x10\0\0", 4)), 4u + (1 << 20));
+  EXPECT_EQ(length->AnnouncedBytes(std::string("\0\x10\0\x01", 4)), 0u) << "over the limit";
+  EXPECT_EQ(MakeCodec(Framing::kLine)->AnnouncedBytes("no end yet"), 0u);
+  EXPECT_EQ(MakeCodec(Framing::kRaw)->AnnouncedBytes("anything"), 0u);
+}
+
+}  // namespace
+}  // namespace switchboard
