@@ -51,11 +51,13 @@ write("auth_fuzzer", "failures_and_limit",
                      b"LOGIN bob password1", b"@@tick", b"@@tick", b"LOGIN bob password1"]))
 write("auth_fuzzer", "usage_and_bad_args",
       connection(3, [b"REGISTER", b"REGISTER a", b"REGISTER a b c", b"REGISTER bad/name pw123456",
-                     b"REGISTER ok short", "REGISTER ok pässwörd".encode(), b"REGISTER ok \x01ctl1234",
+                     b"REGISTER ok short", "REGISTER ok pässwörd".encode(),
+                     b"REGISTER ok \x01ctl1234",
                      b"LOGIN", b"LOGIN only-password", b"RESUME", b"RESUME nope", b"PASSWD a b",
                      b"WHOAMI x", b"nonsense", b"REGISTER  two-spaces"], framing="length", piece=7))
 write("auth_fuzzer", "expiry_and_store_fails",
       connection(0, [b"REGISTER carol hunter2hunter2"]),
       connection(1, [b"@@fail", b"RESUME $TOKEN"] + [b"@@tick"] * 150 + [b"RESUME $TOKEN"]),
-      connection(2, [b"@@fail", b"REGISTER dan password9", b"@@fail", b"LOGIN carol hunter2hunter2"]))
+      connection(2, [b"@@fail", b"REGISTER dan password9", b"@@fail",
+                     b"LOGIN carol hunter2hunter2"]))
 write("auth_fuzzer", "line_too_long", connection(0, [b"LOGIN " + b"z" * 400]))
