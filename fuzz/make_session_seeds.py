@@ -60,4 +60,8 @@ write("auth_fuzzer", "expiry_and_store_fails",
       connection(1, [b"@@fail", b"RESUME $TOKEN"] + [b"@@tick"] * 150 + [b"RESUME $TOKEN"]),
       connection(2, [b"@@fail", b"REGISTER dan password9", b"@@fail",
                      b"LOGIN carol hunter2hunter2"]))
+write("auth_fuzzer", "later_store_calls_fail",
+      connection(0, [b"@@fail2", b"REGISTER erin password7", b"@@fail3", b"RESUME $TOKEN",
+                     b"@@fail2", b"PASSWD password7 password8", b"@@fail3",
+                     b"LOGIN erin password8", b"@@fail2", b"LOGOUT"]))
 write("auth_fuzzer", "line_too_long", connection(0, [b"LOGIN " + b"z" * 400]))

@@ -2,8 +2,6 @@
 
 #include "fuzz/memory_store.h"
 
-#include <utility>
-
 namespace switchboard::fuzz {
 namespace {
 
@@ -18,7 +16,7 @@ absl::Status Unavailable() { return absl::UnavailableError("store failure (fuzz)
 
 }  // namespace
 
-bool MemoryStore::Fail() { return std::exchange(fail_next_, false); }
+bool MemoryStore::Fail() { return fail_in_ > 0 && --fail_in_ == 0; }
 
 absl::StatusOr<std::optional<std::string>> MemoryStore::FindName(absl::string_view address) {
   if (Fail()) return Unavailable();

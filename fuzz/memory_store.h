@@ -18,8 +18,9 @@ namespace switchboard::fuzz {
 
 class MemoryStore final : public Store {
  public:
-  // The next call returns Unavailable and changes nothing.
-  void FailNextCall() { fail_next_ = true; }
+  // The `n`th call from now (1: the next) returns Unavailable and changes
+  // nothing.
+  void FailCall(int n) { fail_in_ = n; }
 
   absl::StatusOr<std::optional<std::string>> FindName(absl::string_view address) override;
   absl::Status SetName(absl::string_view address, absl::string_view name) override;
@@ -39,7 +40,7 @@ class MemoryStore final : public Store {
   // True (and the failure is used up) when this call is to fail.
   bool Fail();
 
-  bool fail_next_ = false;
+  int fail_in_ = 0;
   absl::flat_hash_map<std::string, std::string> names_;
   absl::flat_hash_map<std::string, std::string> hashes_;
   absl::flat_hash_map<std::string, std::string> users_at_;

@@ -71,7 +71,9 @@ void SessionHarness::RunConnection(const SessionInfo& info, absl::string_view st
     std::string rewritten;
     if (absl::StartsWith(message, "@@")) {
       if (message == "@@tick") clock_.Advance(absl::Minutes(10));
-      if (message == "@@fail") store_.FailNextCall();
+      if (message == "@@fail") store_.FailCall(1);
+      if (message == "@@fail2") store_.FailCall(2);
+      if (message == "@@fail3") store_.FailCall(3);
       return true;
     }
     if (absl::StrContains(message, "$TOKEN")) {

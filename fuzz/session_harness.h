@@ -8,8 +8,9 @@
 // then that many bytes of stream, fed in pieces and then ended (a
 // half-close). Messages that begin "@@" are the harness's, not the
 // service's: "@@tick" moves the clock 10 minutes on, "@@fail" fails the
-// store's next call. "$TOKEN" in a message becomes the last session token
-// a reply gave, so RESUME can find a real session.
+// store's next call, "@@fail2" the one after, "@@fail3" the third.
+// "$TOKEN" in a message becomes the last session token a reply gave, so
+// RESUME can find a real session.
 
 #ifndef SWITCHBOARD_FUZZ_SESSION_HARNESS_H_
 #define SWITCHBOARD_FUZZ_SESSION_HARNESS_H_
